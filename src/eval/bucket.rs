@@ -1,0 +1,123 @@
+//! CRC-32 (IEEE, reflected polynomial 0xEDB88320) and distribution choice (EVALUATION.md §8).
+//!
+//! Table-driven, eight bytes per step ("slicing-by-8"); the tables are built at compile time.
+
+/// The CRC register before any byte.
+pub(crate) const CRC_INIT: u32 = 0xFFFF_FFFF;
+
+const fn tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut s = 1;
+    while s < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        s += 1;
+    }
+    t
+}
+
+static TABLES: [[u32; 256]; 8] = tables();
+
+/// Feeds `bytes` into the CRC register `state` (start from [`CRC_INIT`]).
+#[inline]
+pub(crate) fn crc32_update(mut state: u32, bytes: &[u8]) -> u32 {
+    let t = &TABLES;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = state ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        state = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        state = (state >> 8) ^ t[0][((state ^ u32::from(b)) & 0xFF) as usize];
+    }
+    state
+}
+
+/// The final CRC value of a register.
+#[inline]
+pub(crate) fn crc32_finish(state: u32) -> u32 {
+    !state
+}
+
+/// CRC-32 of `bytes` in one call.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    crc32_finish(crc32_update(CRC_INIT, bytes))
+}
+
+/// Picks the position in `bounds` (sorted bucket boundaries) for hash bucket `h` (0..1000),
+/// exactly as the engine's `binary_search(&(h + 1))` does: the last position holding the
+/// target if it occurs, else the first position whose boundary is greater.
+#[inline]
+pub(crate) fn choose(bounds: &[i32], h: u32) -> usize {
+    let target = h as i32 + 1;
+    let p = bounds.partition_point(|&b| b <= target);
+    if p > 0 && bounds[p - 1] == target {
+        p - 1
+    } else {
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_vectors() {
+        for (input, want) in [
+            ("123456789", 0xCBF4_3926u32),
+            ("flag1entity", 955_612_673),
+            ("entityflag1", 2_252_253_238),
+            ("foo1", 3_476_655_244),
+            ("1foo", 451_017_963),
+            ("checkout-themeuser-1", 4_002_653_495),
+            ("user-1new-search", 924_760_375),
+            ("", 0),
+        ] {
+            assert_eq!(crc32(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn streaming_equals_one_shot() {
+        let data: Vec<u8> = (0..100u8).collect();
+        for split in 0..data.len() {
+            let s = crc32_update(crc32_update(CRC_INIT, &data[..split]), &data[split..]);
+            assert_eq!(crc32_finish(s), crc32(&data));
+        }
+    }
+
+    #[test]
+    fn choose_follows_binary_search_ties() {
+        // 10 / 0.01 / 89.99 → [100, 100, 1000]: h = 99 goes to the tiny middle variant.
+        let b = [100, 100, 1000];
+        assert_eq!(choose(&b, 98), 0);
+        assert_eq!(choose(&b, 99), 1);
+        assert_eq!(choose(&b, 100), 2);
+        assert_eq!(choose(&[500, 1000], 499), 0);
+        assert_eq!(choose(&[500, 1000], 500), 1);
+        assert_eq!(choose(&[500, 1000], 999), 1);
+    }
+}

@@ -1,0 +1,366 @@
+//! Evaluation results. They share the snapshot they came from through an `Arc` and read
+//! keys and attachments from it, so building one allocates nothing.
+
+use crate::snapshot::{Snapshot, Span};
+use std::fmt;
+use std::sync::Arc;
+
+/// Why an evaluation came out the way it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No rule matched and the flag has no default variant.
+    Unknown,
+    /// A variant flag is disabled.
+    FlagDisabled,
+    /// A rule (variant flag) or rollout (boolean flag) matched.
+    Match,
+    /// Nothing matched; the default variant (or the flag's `enabled` value) applies.
+    Default,
+}
+
+impl Reason {
+    /// The engine's name, e.g. `"MATCH_EVALUATION_REASON"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unknown => "UNKNOWN_EVALUATION_REASON",
+            Reason::FlagDisabled => "FLAG_DISABLED_EVALUATION_REASON",
+            Reason::Match => "MATCH_EVALUATION_REASON",
+            Reason::Default => "DEFAULT_EVALUATION_REASON",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which segments of the deciding rule or rollout matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Matched {
+    None,
+    /// All segments of the span (AND operator).
+    All(Span),
+    /// Bit `i` set = segment `span.start + i` matched (OR operator, up to 64 segments).
+    Mask(Span, u64),
+    /// Segment positions (OR operator with more than 64 segments; allocates).
+    List(Arc<[u32]>),
+}
+
+/// The segment keys of a result, in snapshot document order, borrowed from the snapshot.
+#[derive(Clone)]
+pub struct SegmentKeys<'a> {
+    snapshot: &'a Snapshot,
+    matched: &'a Matched,
+    pos: usize,
+}
+
+impl<'a> SegmentKeys<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot, matched: &'a Matched) -> Self {
+        SegmentKeys { snapshot, matched, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for SegmentKeys<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let seg = match self.matched {
+            Matched::None => return None,
+            Matched::All(span) => {
+                let i = span.start as usize + self.pos;
+                if i >= span.end as usize {
+                    return None;
+                }
+                self.pos += 1;
+                i
+            }
+            Matched::Mask(span, mask) => {
+                let rest = if self.pos >= 64 { 0 } else { mask >> self.pos };
+                if rest == 0 {
+                    return None;
+                }
+                let step = rest.trailing_zeros() as usize;
+                let i = span.start as usize + self.pos + step;
+                self.pos += step + 1;
+                i
+            }
+            Matched::List(list) => {
+                let i = *list.get(self.pos)? as usize;
+                self.pos += 1;
+                i
+            }
+        };
+        self.snapshot.segments.get(seg).map(|s| &*s.key)
+    }
+}
+
+impl fmt::Debug for SegmentKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+/// Where a variant result's key and attachment come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VariantSource {
+    None,
+    Default,
+    Distribution(u32),
+}
+
+/// The result of a variant evaluation.
+///
+/// ```
+/// # let doc = include_str!("../../examples/data/snapshot.json");
+/// let client = flipt_client::FliptClient::from_snapshot_json(doc)?;
+/// let r = client.evaluate_variant("checkout-theme", "user-1", &[("plan", "pro"), ("age", "30")])?;
+/// assert!(r.is_match());
+/// assert_eq!(r.variant_key(), "blue");
+/// assert_eq!(r.variant_attachment(), Some(r#"{"color":"#0000ff"}"#));
+/// assert_eq!(r.segment_keys().collect::<Vec<_>>(), ["pro-users"]);
+/// # Ok::<(), flipt_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct VariantEvaluation {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) flag: u32,
+    pub(crate) matched: bool,
+    pub(crate) reason: Reason,
+    pub(crate) variant: VariantSource,
+    pub(crate) segments: Matched,
+}
+
+impl VariantEvaluation {
+    /// The evaluated flag's key.
+    pub fn flag_key(&self) -> &str {
+        self.snapshot.flags.get(self.flag as usize).map_or("", |f| &f.key)
+    }
+
+    /// Whether a rule matched (`match` in the official SDKs).
+    pub fn is_match(&self) -> bool {
+        self.matched
+    }
+
+    /// Why the result came out this way.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// The chosen variant's key, or `""` when there is none.
+    pub fn variant_key(&self) -> &str {
+        match self.variant {
+            VariantSource::None => "",
+            VariantSource::Default => self.default_variant().map_or("", |v| &v.key),
+            VariantSource::Distribution(d) => {
+                self.snapshot.distributions.get(d as usize).map_or("", |d| &d.variant_key)
+            }
+        }
+    }
+
+    /// The chosen variant's attachment as JSON text, verbatim from the snapshot (a v2 server
+    /// sends the text `null` for variants without one). `None` when absent.
+    pub fn variant_attachment(&self) -> Option<&str> {
+        match self.variant {
+            VariantSource::None => None,
+            VariantSource::Default => self.default_variant()?.attachment.as_deref(),
+            VariantSource::Distribution(d) => {
+                self.snapshot.distributions.get(d as usize)?.attachment.as_deref()
+            }
+        }
+    }
+
+    /// The keys of the segments that matched in the deciding rule, in document order.
+    pub fn segment_keys(&self) -> SegmentKeys<'_> {
+        SegmentKeys::new(&self.snapshot, &self.segments)
+    }
+
+    /// Whole milliseconds the evaluation took, as the engine reports it: evaluations take
+    /// well under a millisecond, so this is always `0.0`.
+    pub fn request_duration_millis(&self) -> f64 {
+        0.0
+    }
+
+    /// The snapshot this result was computed from.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    fn default_variant(&self) -> Option<&crate::snapshot::DefaultVariant> {
+        self.snapshot.flags.get(self.flag as usize)?.default_variant.as_ref()
+    }
+}
+
+impl fmt::Debug for VariantEvaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VariantEvaluation")
+            .field("flag_key", &self.flag_key())
+            .field("match", &self.matched)
+            .field("reason", &self.reason)
+            .field("variant_key", &self.variant_key())
+            .field("variant_attachment", &self.variant_attachment())
+            .field("segment_keys", &self.segment_keys())
+            .finish()
+    }
+}
+
+/// The result of a boolean evaluation.
+///
+/// ```
+/// # let doc = include_str!("../../examples/data/snapshot.json");
+/// let client = flipt_client::FliptClient::from_snapshot_json(doc)?;
+/// let r = client.evaluate_boolean("new-search", "user-1", &[("beta", "true")])?;
+/// assert!(r.is_enabled());
+/// assert_eq!(r.reason(), flipt_client::Reason::Match);
+/// # Ok::<(), flipt_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BooleanEvaluation {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) flag: u32,
+    pub(crate) enabled: bool,
+    pub(crate) reason: Reason,
+    pub(crate) segments: Matched,
+}
+
+impl BooleanEvaluation {
+    /// The evaluated flag's key.
+    pub fn flag_key(&self) -> &str {
+        self.snapshot.flags.get(self.flag as usize).map_or("", |f| &f.key)
+    }
+
+    /// The boolean value (`enabled` in the official SDKs).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Why the result came out this way.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// The keys of the segments that matched in the deciding rollout, in document order.
+    pub fn segment_keys(&self) -> SegmentKeys<'_> {
+        SegmentKeys::new(&self.snapshot, &self.segments)
+    }
+
+    /// Always `0.0`; see [`VariantEvaluation::request_duration_millis`].
+    pub fn request_duration_millis(&self) -> f64 {
+        0.0
+    }
+
+    /// The snapshot this result was computed from.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+}
+
+impl fmt::Debug for BooleanEvaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BooleanEvaluation")
+            .field("flag_key", &self.flag_key())
+            .field("enabled", &self.enabled)
+            .field("reason", &self.reason)
+            .field("segment_keys", &self.segment_keys())
+            .finish()
+    }
+}
+
+/// Why a batch item could not be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorReason {
+    /// The flag is not in the snapshot (`NOT_FOUND_ERROR_EVALUATION_REASON`).
+    NotFound,
+    /// Any other failure (`UNKNOWN_ERROR_EVALUATION_REASON`; the engine never produces it).
+    Unknown,
+}
+
+impl ErrorReason {
+    /// The engine's name, e.g. `"NOT_FOUND_ERROR_EVALUATION_REASON"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::NotFound => "NOT_FOUND_ERROR_EVALUATION_REASON",
+            ErrorReason::Unknown => "UNKNOWN_ERROR_EVALUATION_REASON",
+        }
+    }
+}
+
+/// A batch item for a flag that could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorEvaluation<'r> {
+    /// The requested flag key.
+    pub flag_key: &'r str,
+    /// The namespace the client evaluates in.
+    pub namespace_key: Arc<str>,
+    /// Why it failed.
+    pub reason: ErrorReason,
+}
+
+/// One response of a batch evaluation.
+#[derive(Debug, Clone)]
+pub enum BatchItem<'r> {
+    /// The flag is a variant flag.
+    Variant(VariantEvaluation),
+    /// The flag is a boolean flag.
+    Boolean(BooleanEvaluation),
+    /// The flag could not be evaluated (not found).
+    Error(ErrorEvaluation<'r>),
+}
+
+impl BatchItem<'_> {
+    /// The engine's response type name, e.g. `"VARIANT_EVALUATION_RESPONSE_TYPE"`.
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            BatchItem::Variant(_) => "VARIANT_EVALUATION_RESPONSE_TYPE",
+            BatchItem::Boolean(_) => "BOOLEAN_EVALUATION_RESPONSE_TYPE",
+            BatchItem::Error(_) => "ERROR_EVALUATION_RESPONSE_TYPE",
+        }
+    }
+}
+
+/// The responses of a batch evaluation, in request order.
+#[derive(Debug, Clone)]
+pub struct BatchEvaluation<'r> {
+    /// One response per request.
+    pub responses: Vec<BatchItem<'r>>,
+}
+
+impl BatchEvaluation<'_> {
+    /// Always `0.0`; see [`VariantEvaluation::request_duration_millis`].
+    pub fn request_duration_millis(&self) -> f64 {
+        0.0
+    }
+}
+
+/// One request of a batch: a flag key, an entity id and a context.
+///
+/// ```
+/// use flipt_client::EvaluationRequest;
+/// let ctx = [("plan", "pro")];
+/// let req = EvaluationRequest::new("checkout-theme", "user-1", &ctx);
+/// assert_eq!(req.flag_key, "checkout-theme");
+/// ```
+#[derive(Debug)]
+pub struct EvaluationRequest<'a, C: ?Sized> {
+    /// The flag to evaluate.
+    pub flag_key: &'a str,
+    /// The entity (user, device, ...) to evaluate for.
+    pub entity_id: &'a str,
+    /// The evaluation context.
+    pub context: &'a C,
+}
+
+impl<'a, C: ?Sized> EvaluationRequest<'a, C> {
+    /// Bundles one request.
+    pub fn new(flag_key: &'a str, entity_id: &'a str, context: &'a C) -> Self {
+        EvaluationRequest { flag_key, entity_id, context }
+    }
+}
+
+impl<C: ?Sized> Clone for EvaluationRequest<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C: ?Sized> Copy for EvaluationRequest<'_, C> {}

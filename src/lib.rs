@@ -1,0 +1,41 @@
+//! # flipt-client
+//!
+//! Synchronous, allocation-free client-side evaluation of [Flipt](https://flipt.io) feature
+//! flags. A snapshot of a namespace's flags (fetched from a Flipt server, or loaded from a file
+//! or a base64 seed) is compiled once into an indexed, immutable form; evaluations then run
+//! against it without I/O, without locks held, and without heap allocation. Results are
+//! identical to those of Flipt's official client engine.
+//!
+//! ```
+//! use flipt_client::{FliptClient, Reason};
+//!
+//! // A snapshot shipped with the program; no server needed.
+//! let client = FliptClient::from_snapshot_json(include_str!("../examples/data/snapshot.json"))?;
+//!
+//! let theme = client.evaluate_variant("checkout-theme", "user-1", &[("plan", "pro"), ("age", "30")])?;
+//! assert_eq!(theme.variant_key(), "blue");
+//! assert_eq!(theme.reason(), Reason::Match);
+//!
+//! let search = client.evaluate_boolean("new-search", "user-2", &())?;
+//! assert!(!search.is_enabled());
+//! # Ok::<(), flipt_client::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+mod eval;
+mod snapshot;
+mod store;
+
+pub use client::FliptClient;
+pub use error::{Error, ErrorKind, FlagType, RankList, SnapshotError};
+pub use eval::bucket::crc32;
+pub use eval::context::Context;
+pub use eval::json::{envelope, flags_json};
+pub use eval::result::{
+    BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
+    Reason, SegmentKeys, VariantEvaluation,
+};
+pub use snapshot::{FlagInfo, Snapshot, VariantInfo};

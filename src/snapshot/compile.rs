@@ -1,0 +1,473 @@
+//! Document → [`Snapshot`]: validate, index, pre-parse constraint values and pre-compute
+//! distribution bucket boundaries, so that evaluation only compares.
+
+use super::document::{self as doc, Document, EngineSnapshot};
+use super::{
+    Cmp, Constraint, ConstraintType, DefaultVariant, Distribution, Flag, FlagIndex, MatchType,
+    Rollout, RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, Test,
+};
+use crate::error::{FlagType, SnapshotError};
+use crate::eval::{bucket, datetime};
+use std::collections::HashMap;
+
+/// Accumulates the flat arrays of a [`Snapshot`].
+struct Builder {
+    snap: Snapshot,
+}
+
+/// One segment on its way into the snapshot, whichever format it came from.
+struct SegmentIn {
+    key: String,
+    match_type: String,
+    constraints: Vec<doc::Constraint>,
+}
+
+fn span(start: usize, end: usize) -> Result<Span, SnapshotError> {
+    let conv = |n: usize| {
+        u32::try_from(n).map_err(|_| SnapshotError::whole("snapshot too large (over 2^32 items)"))
+    };
+    Ok(Span { start: conv(start)?, end: conv(end)? })
+}
+
+fn f32_at(x: f64, path: impl FnOnce() -> String) -> Result<f32, SnapshotError> {
+    let v = x as f32;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(SnapshotError::at(path(), "number out of range for a 32-bit float"))
+    }
+}
+
+pub(crate) fn flag_type(s: &str) -> FlagType {
+    match s {
+        "BOOLEAN_FLAG_TYPE" => FlagType::Boolean,
+        _ => FlagType::Variant,
+    }
+}
+
+pub(crate) fn segment_operator(s: &str) -> SegmentOperator {
+    match s {
+        "AND_SEGMENT_OPERATOR" => SegmentOperator::And,
+        _ => SegmentOperator::Or,
+    }
+}
+
+pub(crate) fn match_type(s: &str) -> MatchType {
+    match s {
+        "ALL_SEGMENT_MATCH_TYPE" => MatchType::All,
+        _ => MatchType::Any,
+    }
+}
+
+fn constraint_type(s: &str) -> ConstraintType {
+    match s {
+        "STRING_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::String,
+        "NUMBER_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::Number,
+        "BOOLEAN_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::Boolean,
+        "DATETIME_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::DateTime,
+        "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::EntityId,
+        _ => ConstraintType::Unknown,
+    }
+}
+
+fn cmp(op: &str) -> Option<Cmp> {
+    Some(match op {
+        "eq" => Cmp::Eq,
+        "neq" => Cmp::Neq,
+        "lt" => Cmp::Lt,
+        "lte" => Cmp::Lte,
+        "gt" => Cmp::Gt,
+        "gte" => Cmp::Gte,
+        _ => return None,
+    })
+}
+
+/// Decides a constraint's operator and pre-parses its value (EVALUATION.md §7).
+fn test(kind: ConstraintType, op: &str, value: &str) -> Test {
+    match kind {
+        ConstraintType::String | ConstraintType::EntityId => match op {
+            "empty" => Test::IsEmpty,
+            "notempty" => Test::NotEmpty,
+            "eq" => Test::StrEq,
+            "neq" => Test::StrNeq,
+            "prefix" => Test::Prefix,
+            "suffix" => Test::Suffix,
+            "contains" => Test::Contains,
+            "notcontains" => Test::NotContains,
+            "isoneof" => Test::StrOneOf(lists::strings(value)),
+            "isnotoneof" => Test::StrNotOneOf(lists::strings(value)),
+            _ => Test::Never,
+        },
+        ConstraintType::Number => match op {
+            "present" => Test::NotEmpty,
+            "notpresent" => Test::IsEmpty,
+            "isoneof" => Test::NumOneOf(lists::integers(value)),
+            "isnotoneof" => Test::NumNotOneOf(lists::integers(value)),
+            _ => match cmp(op) {
+                Some(c) => Test::Num(c, value.parse::<i32>().ok()),
+                None => Test::Never,
+            },
+        },
+        ConstraintType::Boolean => match op {
+            "present" => Test::NotEmpty,
+            "notpresent" => Test::IsEmpty,
+            "true" => Test::BoolTrue,
+            "false" => Test::BoolFalse,
+            _ => Test::Never,
+        },
+        ConstraintType::DateTime => match op {
+            "present" => Test::NotEmpty,
+            "notpresent" => Test::IsEmpty,
+            _ => match cmp(op) {
+                Some(c) => Test::Time(c, datetime::parse_rfc3339(value)),
+                None => Test::Never,
+            },
+        },
+        ConstraintType::Unknown => Test::UnknownType,
+    }
+}
+
+impl Builder {
+    fn new(namespace: String, flag_count: usize) -> Self {
+        let mut snap = Snapshot::empty(&namespace);
+        snap.flags.reserve(flag_count);
+        snap.index = FlagIndex::with_capacity(flag_count);
+        Builder { snap }
+    }
+
+    /// Adds the segments of one rule or rollout. Keys collapse to one entry each, holding the
+    /// last definition, at the position of the first (the engine keeps segments in a map).
+    fn segments(&mut self, input: impl ExactSizeIterator<Item = SegmentIn>) -> Result<Span, SnapshotError> {
+        let start = self.snap.segments.len();
+        let many = input.len() > 16;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for s in input {
+            let constraints = self.constraints(s.constraints)?;
+            let segment = Segment {
+                key: Box::default(),
+                match_type: match_type(&s.match_type),
+                constraints,
+            };
+            let existing = if many {
+                seen.get(&s.key).copied()
+            } else {
+                self.snap.segments[start..].iter().position(|x| *x.key == *s.key).map(|p| p + start)
+            };
+            match existing {
+                Some(pos) => {
+                    self.snap.segments[pos] = Segment { key: s.key.into_boxed_str(), ..segment };
+                }
+                None => {
+                    if many {
+                        seen.insert(s.key.clone(), self.snap.segments.len());
+                    }
+                    self.snap.segments.push(Segment { key: s.key.into_boxed_str(), ..segment });
+                }
+            }
+        }
+        span(start, self.snap.segments.len())
+    }
+
+    fn constraints(&mut self, input: Vec<doc::Constraint>) -> Result<Span, SnapshotError> {
+        let start = self.snap.constraints.len();
+        for c in input {
+            let kind = constraint_type(&c.kind);
+            let test = test(kind, &c.operator, &c.value);
+            self.snap.constraints.push(Constraint {
+                kind,
+                property: c.property.into_boxed_str(),
+                operator: c.operator.into_boxed_str(),
+                value: c.value.into_boxed_str(),
+                test,
+            });
+        }
+        span(start, self.snap.constraints.len())
+    }
+
+    /// Adds a rule's distributions and their bucket boundaries (EVALUATION.md §8.2), computed
+    /// in f32 exactly as the engine does.
+    fn distributions(&mut self, input: Vec<Distribution>) -> Result<(Span, Span), SnapshotError> {
+        let start = self.snap.distributions.len();
+        let bucket_start = self.snap.bounds.len();
+        let total: f32 = input.iter().filter(|d| d.rollout > 0.0).map(|d| d.rollout).sum();
+        let valid = input.iter().filter(|d| d.rollout > 0.0).count();
+        let mut cum = 0.0f32;
+        let mut seen = 0;
+        for (i, d) in input.iter().enumerate() {
+            if d.rollout > 0.0 {
+                seen += 1;
+                cum += (d.rollout / total) * 100.0;
+                let bound = if seen == valid { 1000 } else { (cum * 10.0).round() as i32 };
+                self.snap.bounds.push(bound);
+                self.snap.bucket_dists.push((start + i) as u32);
+            }
+        }
+        // The engine sorts the boundaries but not the distributions they select.
+        self.snap.bounds[bucket_start..].sort_unstable();
+        self.snap.distributions.extend(input);
+        Ok((span(start, self.snap.distributions.len())?, span(bucket_start, self.snap.bounds.len())?))
+    }
+
+    /// Adds a flag; a later flag with the same key replaces the earlier one.
+    fn flag(&mut self, lookup_key: &str, flag: Flag) {
+        let pos = self.snap.flags.len() as u32;
+        match self.snap.index.insert(lookup_key, pos) {
+            Some(old) => {
+                self.snap.index.insert(lookup_key, old);
+                self.snap.flags[old as usize] = flag;
+            }
+            None => self.snap.flags.push(flag),
+        }
+    }
+}
+
+fn default_variant(v: Option<doc::Variant>) -> Option<DefaultVariant> {
+    v.map(|v| DefaultVariant {
+        id: v.id.into_boxed_str(),
+        key: v.key.into_boxed_str(),
+        attachment: v.attachment.map(String::into_boxed_str),
+    })
+}
+
+fn doc_segments(list: Vec<doc::DocSegment>) -> impl ExactSizeIterator<Item = SegmentIn> {
+    list.into_iter()
+        .map(|s| SegmentIn { key: s.key, match_type: s.match_type, constraints: s.constraints })
+}
+
+/// Compiles the server's document (EVALUATION.md §1).
+pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotError> {
+    let mut b = Builder::new(document.namespace.key, document.flags.len());
+    for (fi, f) in document.flags.into_iter().enumerate() {
+        let rule_start = b.snap.rules.len();
+        for (ri, rule) in f.rules.unwrap_or_default().into_iter().enumerate() {
+            let segments = b.segments(doc_segments(rule.segments.unwrap_or_default()))?;
+            let mut dists = Vec::with_capacity(rule.distributions.len());
+            for (di, d) in rule.distributions.into_iter().enumerate() {
+                let rollout = f32_at(d.rollout, || {
+                    format!("flags[{fi}].rules[{ri}].distributions[{di}].rollout")
+                })?;
+                dists.push(Distribution {
+                    rollout,
+                    variant_key: d.variant_key.into_boxed_str(),
+                    attachment: d.variant_attachment.map(String::into_boxed_str),
+                });
+            }
+            let (distributions, buckets) = b.distributions(dists)?;
+            b.snap.rules.push(Rule {
+                id: format!("{}-{}", f.key, ri + 1).into_boxed_str(),
+                rank: ri as u64 + 1,
+                operator: segment_operator(&rule.segment_operator),
+                segments,
+                distributions: Some(distributions),
+                buckets,
+            });
+        }
+        let rules = span(rule_start, b.snap.rules.len())?;
+
+        let rollout_start = b.snap.rollouts.len();
+        for (ri, r) in f.rollouts.unwrap_or_default().into_iter().enumerate() {
+            let kind = if let Some(t) = r.threshold {
+                let percentage = f32_at(t.percentage, || {
+                    format!("flags[{fi}].rollouts[{ri}].threshold.percentage")
+                })?;
+                RolloutKind::Threshold { percentage, value: t.value }
+            } else if let Some(s) = r.segment {
+                let operator = segment_operator(s.segment_operator.as_deref().unwrap_or(""));
+                let segments = b.segments(doc_segments(s.segments))?;
+                RolloutKind::Segment { value: s.value, operator, segments }
+            } else {
+                RolloutKind::Unknown
+            };
+            b.snap.rollouts.push(Rollout { rank: ri as u64 + 1, kind });
+        }
+        let rollouts = span(rollout_start, b.snap.rollouts.len())?;
+
+        let flag = Flag {
+            salt: bucket::crc32_update(bucket::CRC_INIT, f.key.as_bytes()),
+            enabled: f.enabled,
+            kind: flag_type(f.kind.as_deref().unwrap_or("")),
+            description: f.description.map(String::into_boxed_str),
+            default_variant: default_variant(f.default_variant),
+            rules: Some(rules),
+            rollouts: Some(rollouts),
+            key: f.key.into_boxed_str(),
+        };
+        let key = flag.key.clone();
+        b.flag(&key, flag);
+    }
+    Ok(b.snap)
+}
+
+fn engine_segments(
+    map: std::collections::BTreeMap<String, doc::EngineSegment>,
+) -> impl ExactSizeIterator<Item = SegmentIn> {
+    map.into_values().map(|s| SegmentIn {
+        key: s.segment_key,
+        match_type: s.match_type,
+        constraints: s.constraints,
+    })
+}
+
+/// Compiles the engine's internal format (PROTOCOL.md §10.2). Entries a hand-made seed leaves
+/// out stay `None` and produce the engine's "unknown error" at evaluation time.
+pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotError> {
+    let mut ns = seed.namespace;
+    let mut b = Builder::new(ns.key, ns.flags.len());
+    for (map_key, f) in std::mem::take(&mut ns.flags) {
+        let rules = match ns.eval_rules.remove(&map_key) {
+            None => None,
+            Some(list) => {
+                let rule_start = b.snap.rules.len();
+                for rule in list {
+                    let segments = b.segments(engine_segments(rule.segments))?;
+                    let (distributions, buckets) = match ns.eval_distributions.get(&rule.id) {
+                        None => (None, Span::default()),
+                        Some(list) => {
+                            let mut dists = Vec::with_capacity(list.len());
+                            for (di, d) in list.iter().enumerate() {
+                                let rollout = f32_at(d.rollout, || {
+                                    format!("namespace.eval_distributions[{:?}][{di}].rollout", rule.id)
+                                })?;
+                                dists.push(Distribution {
+                                    rollout,
+                                    variant_key: d.variant_key.clone().into_boxed_str(),
+                                    attachment: d.variant_attachment.clone().map(String::into_boxed_str),
+                                });
+                            }
+                            let (d, bk) = b.distributions(dists)?;
+                            (Some(d), bk)
+                        }
+                    };
+                    b.snap.rules.push(Rule {
+                        id: rule.id.into_boxed_str(),
+                        rank: rule.rank,
+                        operator: segment_operator(&rule.segment_operator),
+                        segments,
+                        distributions,
+                        buckets,
+                    });
+                }
+                Some(span(rule_start, b.snap.rules.len())?)
+            }
+        };
+        let rollouts = match ns.eval_rollouts.remove(&map_key) {
+            None => None,
+            Some(list) => {
+                let start = b.snap.rollouts.len();
+                for (ri, r) in list.into_iter().enumerate() {
+                    let kind = if let Some(t) = r.threshold {
+                        let percentage = f32_at(t.percentage, || {
+                            format!("namespace.eval_rollouts[{map_key:?}][{ri}].threshold.percentage")
+                        })?;
+                        RolloutKind::Threshold { percentage, value: t.value }
+                    } else if let Some(s) = r.segment {
+                        let operator = segment_operator(&s.segment_operator);
+                        let segments = b.segments(engine_segments(s.segments))?;
+                        RolloutKind::Segment { value: s.value, operator, segments }
+                    } else {
+                        RolloutKind::Unknown
+                    };
+                    b.snap.rollouts.push(Rollout { rank: r.rank, kind });
+                }
+                Some(span(start, b.snap.rollouts.len())?)
+            }
+        };
+        let flag = Flag {
+            salt: bucket::crc32_update(bucket::CRC_INIT, map_key.as_bytes()),
+            enabled: f.enabled,
+            kind: flag_type(&f.kind),
+            description: f.description.map(String::into_boxed_str),
+            default_variant: default_variant(f.default_variant),
+            rules,
+            rollouts,
+            key: f.key.into_boxed_str(),
+        };
+        b.flag(&map_key, flag);
+    }
+    Ok(b.snap)
+}
+
+/// Parsers for the JSON lists inside `isoneof` / `isnotoneof` constraint values, with the
+/// engine's exact acceptance rules (EVALUATION.md §7.1, §7.2).
+pub(crate) mod lists {
+    fn ws(b: &[u8], i: &mut usize) {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+            *i += 1;
+        }
+    }
+
+    /// Walks `[elem, elem, ...]` with optional JSON whitespace; `elem` parses one element
+    /// starting at `*i` and must advance past it.
+    fn array<T>(text: &str, mut elem: impl FnMut(&str, &mut usize) -> Option<T>) -> Option<Box<[T]>> {
+        let b = text.as_bytes();
+        let mut i = 0;
+        let mut out = Vec::new();
+        ws(b, &mut i);
+        if b.get(i) != Some(&b'[') {
+            return None;
+        }
+        i += 1;
+        ws(b, &mut i);
+        if b.get(i) == Some(&b']') {
+            i += 1;
+        } else {
+            loop {
+                ws(b, &mut i);
+                out.push(elem(text, &mut i)?);
+                ws(b, &mut i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b']') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        ws(b, &mut i);
+        (i == b.len()).then(|| out.into_boxed_slice())
+    }
+
+    /// A JSON array of strings without escape sequences (the engine borrows them).
+    pub fn strings(text: &str) -> Option<Box<[Box<str>]>> {
+        array(text, |t, i| {
+            let b = t.as_bytes();
+            if b.get(*i) != Some(&b'"') {
+                return None;
+            }
+            let start = *i + 1;
+            let mut j = start;
+            loop {
+                match b.get(j)? {
+                    b'"' => break,
+                    b'\\' | 0x00..=0x1F => return None,
+                    _ => j += 1,
+                }
+            }
+            *i = j + 1;
+            Some(t[start..j].into())
+        })
+    }
+
+    /// A JSON array of integers that fit in `i32` (no fractions, no exponents).
+    pub fn integers(text: &str) -> Option<Box<[i32]>> {
+        array(text, |t, i| {
+            let b = t.as_bytes();
+            let start = *i;
+            if b.get(*i) == Some(&b'-') {
+                *i += 1;
+            }
+            let digits = *i;
+            while *i < b.len() && b[*i].is_ascii_digit() {
+                *i += 1;
+            }
+            let n = *i - digits;
+            // JSON forbids leading zeros; a fraction or exponent makes it a float.
+            if n == 0 || (n > 1 && b[digits] == b'0') || matches!(b.get(*i), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            t[start..*i].parse::<i32>().ok()
+        })
+    }
+}

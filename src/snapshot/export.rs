@@ -1,0 +1,229 @@
+//! [`Snapshot`] → the engine's internal snapshot JSON (PROTOCOL.md §10.2), which every
+//! official Flipt SDK accepts as its `snapshot` option.
+
+use super::{ConstraintType, MatchType, RolloutKind, SegmentOperator, Snapshot, Span};
+use std::fmt::Write;
+
+/// Appends `s` as a JSON string literal (escaping like serde_json: quotes, backslashes and
+/// control characters; everything else verbatim).
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(esc);
+        }
+        last = i + c.len_utf8();
+    }
+    out.push_str(&s[last..]);
+    out.push('"');
+}
+
+/// An f32 the way serde_json prints one (shortest round-trip, `.0` on whole numbers).
+pub(crate) fn write_f32(out: &mut String, x: f32) {
+    if x.is_finite() {
+        let _ = write!(out, "{x:?}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+fn key(out: &mut String, k: &str) {
+    write_str(out, k);
+    out.push(':');
+}
+
+fn operator(op: SegmentOperator) -> &'static str {
+    match op {
+        SegmentOperator::Or => "OR_SEGMENT_OPERATOR",
+        SegmentOperator::And => "AND_SEGMENT_OPERATOR",
+    }
+}
+
+pub(crate) fn constraint_type(t: ConstraintType) -> &'static str {
+    match t {
+        ConstraintType::String => "STRING_CONSTRAINT_COMPARISON_TYPE",
+        ConstraintType::Number => "NUMBER_CONSTRAINT_COMPARISON_TYPE",
+        ConstraintType::Boolean => "BOOLEAN_CONSTRAINT_COMPARISON_TYPE",
+        ConstraintType::DateTime => "DATETIME_CONSTRAINT_COMPARISON_TYPE",
+        ConstraintType::EntityId => "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE",
+        ConstraintType::Unknown => "UNKNOWN_CONSTRAINT_COMPARISON_TYPE",
+    }
+}
+
+fn segments(out: &mut String, s: &Snapshot, span: Span) {
+    out.push('{');
+    for (i, seg) in s.segments[span.range()].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        key(out, &seg.key);
+        out.push_str("{\"segment_key\":");
+        write_str(out, &seg.key);
+        out.push_str(",\"match_type\":");
+        out.push_str(match seg.match_type {
+            MatchType::All => "\"ALL_SEGMENT_MATCH_TYPE\"",
+            MatchType::Any => "\"ANY_SEGMENT_MATCH_TYPE\"",
+        });
+        out.push_str(",\"constraints\":[");
+        for (j, c) in s.constraints[seg.constraints.range()].iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"type\":\"");
+            out.push_str(constraint_type(c.kind));
+            out.push_str("\",\"property\":");
+            write_str(out, &c.property);
+            out.push_str(",\"operator\":");
+            write_str(out, &c.operator);
+            out.push_str(",\"value\":");
+            write_str(out, &c.value);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push('}');
+}
+
+/// Writes the whole snapshot as compact engine JSON.
+pub(crate) fn engine_json(s: &Snapshot) -> String {
+    let mut out = String::with_capacity(256 + s.flags.len() * 512);
+    out.push_str("{\"version\":1,\"namespace\":{\"key\":");
+    write_str(&mut out, &s.namespace);
+
+    out.push_str(",\"flags\":{");
+    for (i, f) in s.flags.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        key(&mut out, &f.key);
+        out.push_str("{\"key\":");
+        write_str(&mut out, &f.key);
+        let _ = write!(out, ",\"enabled\":{},\"type\":\"{}\"", f.enabled, f.kind.as_str());
+        if let Some(d) = &f.description {
+            out.push_str(",\"description\":");
+            write_str(&mut out, d);
+        }
+        if let Some(v) = &f.default_variant {
+            out.push_str(",\"default_variant\":{\"id\":");
+            write_str(&mut out, &v.id);
+            out.push_str(",\"key\":");
+            write_str(&mut out, &v.key);
+            if let Some(a) = &v.attachment {
+                out.push_str(",\"attachment\":");
+                write_str(&mut out, a);
+            }
+            out.push('}');
+        }
+        out.push('}');
+    }
+
+    out.push_str("},\"eval_rules\":{");
+    let mut first = true;
+    for f in &s.flags {
+        let Some(rules) = f.rules else { continue };
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        key(&mut out, &f.key);
+        out.push('[');
+        for (i, r) in s.rules[rules.range()].iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"id\":");
+            write_str(&mut out, &r.id);
+            out.push_str(",\"flag_key\":");
+            write_str(&mut out, &f.key);
+            out.push_str(",\"segments\":");
+            segments(&mut out, s, r.segments);
+            let _ = write!(out, ",\"rank\":{},\"segment_operator\":\"{}\"}}", r.rank, operator(r.operator));
+        }
+        out.push(']');
+    }
+
+    out.push_str("},\"eval_rollouts\":{");
+    let mut first = true;
+    for f in &s.flags {
+        let Some(rollouts) = f.rollouts else { continue };
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        key(&mut out, &f.key);
+        out.push('[');
+        for (i, r) in s.rollouts[rollouts.range()].iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match &r.kind {
+                RolloutKind::Threshold { percentage, value } => {
+                    let _ = write!(out, "{{\"rollout_type\":\"THRESHOLD_ROLLOUT_TYPE\",\"rank\":{},", r.rank);
+                    out.push_str("\"threshold\":{\"percentage\":");
+                    write_f32(&mut out, *percentage);
+                    let _ = write!(out, ",\"value\":{value}}}}}");
+                }
+                RolloutKind::Segment { value, operator: op, segments: segs } => {
+                    let _ = write!(out, "{{\"rollout_type\":\"SEGMENT_ROLLOUT_TYPE\",\"rank\":{},", r.rank);
+                    let _ = write!(
+                        out,
+                        "\"segment\":{{\"value\":{value},\"segment_operator\":\"{}\",\"segments\":",
+                        operator(*op)
+                    );
+                    segments(&mut out, s, *segs);
+                    out.push_str("}}");
+                }
+                RolloutKind::Unknown => {
+                    let _ = write!(out, "{{\"rollout_type\":\"UNKNOWN_ROLLOUT_TYPE\",\"rank\":{}}}", r.rank);
+                }
+            }
+        }
+        out.push(']');
+    }
+
+    out.push_str("},\"eval_distributions\":{");
+    let mut first = true;
+    for f in &s.flags {
+        let Some(rules) = f.rules else { continue };
+        for r in &s.rules[rules.range()] {
+            let Some(dists) = r.distributions else { continue };
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+            key(&mut out, &r.id);
+            out.push('[');
+            for (i, d) in s.distributions[dists.range()].iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"rule_id\":");
+                write_str(&mut out, &r.id);
+                out.push_str(",\"rollout\":");
+                write_f32(&mut out, d.rollout);
+                out.push_str(",\"variant_key\":");
+                write_str(&mut out, &d.variant_key);
+                if let Some(a) = &d.attachment {
+                    out.push_str(",\"variant_attachment\":");
+                    write_str(&mut out, a);
+                }
+                out.push('}');
+            }
+            out.push(']');
+        }
+    }
+    out.push_str("}}}");
+    out
+}

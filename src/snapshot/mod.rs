@@ -1,0 +1,373 @@
+//! Snapshots: loading the server's document or the engine's export format, the compiled
+//! (indexed, pre-parsed, immutable) form that evaluations read, and export.
+//!
+//! Data flows one way: bytes → [`document`] (miniserde model) → [`compile`] → [`Snapshot`].
+//! A [`Snapshot`] is built once per update, outside any lock, and then only read.
+
+pub(crate) mod compile;
+pub(crate) mod diagnose;
+pub(crate) mod document;
+pub(crate) mod export;
+mod index;
+
+use crate::error::{FlagType, SnapshotError};
+use base64::Engine as _;
+use diagnose::Format;
+pub(crate) use index::FlagIndex;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A compiled, immutable snapshot of one namespace's flags.
+///
+/// Build it from the server's JSON document ([`Snapshot::from_document`]), from the official
+/// engine's export format ([`Snapshot::from_engine_json`], [`Snapshot::from_base64`]), or let
+/// [`Snapshot::parse`] detect the format. Evaluate it through [`crate::FliptClient`] or directly
+/// with [`Snapshot::evaluate_variant`] and friends.
+///
+/// ```
+/// use flipt_client::Snapshot;
+///
+/// let snapshot = Snapshot::from_document(
+///     r#"{"namespace":{"key":"default"},"flags":[
+///         {"key":"dark-mode","name":"","enabled":true,"type":"BOOLEAN_FLAG_TYPE","rollouts":[]}]}"#,
+/// )?;
+/// assert_eq!(snapshot.namespace(), "default");
+/// assert_eq!(snapshot.len(), 1);
+/// # Ok::<(), flipt_client::SnapshotError>(())
+/// ```
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(crate) namespace: Arc<str>,
+    pub(crate) flags: Vec<Flag>,
+    pub(crate) index: FlagIndex,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) rollouts: Vec<Rollout>,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) constraints: Vec<Constraint>,
+    pub(crate) distributions: Vec<Distribution>,
+    /// Sorted bucket upper bounds of the positive-rollout distributions, per rule.
+    pub(crate) bounds: Vec<i32>,
+    /// For each entry of `bounds`, the distribution it selects (same position, original order).
+    pub(crate) bucket_dists: Vec<u32>,
+}
+
+/// A compact `start..end` into one of the snapshot's arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+    pub fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Flag {
+    pub key: Box<str>,
+    pub enabled: bool,
+    pub kind: FlagType,
+    pub description: Option<Box<str>>,
+    pub default_variant: Option<DefaultVariant>,
+    /// `None` only in hand-made seeds without an `eval_rules` entry.
+    pub rules: Option<Span>,
+    /// `None` only in hand-made seeds without an `eval_rollouts` entry.
+    pub rollouts: Option<Span>,
+    /// CRC-32 register after the flag key: the bucketing hash continues from here.
+    pub salt: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct DefaultVariant {
+    pub id: Box<str>,
+    pub key: Box<str>,
+    pub attachment: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SegmentOperator {
+    Or,
+    And,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MatchType {
+    All,
+    Any,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub id: Box<str>,
+    pub rank: u64,
+    pub operator: SegmentOperator,
+    pub segments: Span,
+    /// `None` only in hand-made seeds without an `eval_distributions` entry.
+    pub distributions: Option<Span>,
+    /// Into `Snapshot::bounds` / `Snapshot::bucket_dists`.
+    pub buckets: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct Rollout {
+    pub rank: u64,
+    pub kind: RolloutKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum RolloutKind {
+    Threshold { percentage: f32, value: bool },
+    Segment { value: bool, operator: SegmentOperator, segments: Span },
+    Unknown,
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub key: Box<str>,
+    pub match_type: MatchType,
+    pub constraints: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConstraintType {
+    String,
+    Number,
+    Boolean,
+    DateTime,
+    EntityId,
+    Unknown,
+}
+
+#[derive(Debug)]
+pub(crate) struct Constraint {
+    pub kind: ConstraintType,
+    pub property: Box<str>,
+    pub operator: Box<str>,
+    pub value: Box<str>,
+    pub test: Test,
+}
+
+/// Comparison operators shared by numbers and datetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+/// A constraint with its operator decided and its value pre-parsed.
+#[derive(Debug)]
+pub(crate) enum Test {
+    /// Subject is `""` (string `empty`, `notpresent`).
+    IsEmpty,
+    /// Subject is not `""` (string `notempty`, `present`).
+    NotEmpty,
+    StrEq,
+    StrNeq,
+    Prefix,
+    Suffix,
+    Contains,
+    NotContains,
+    /// `None` when the list does not parse.
+    StrOneOf(Option<Box<[Box<str>]>>),
+    StrNotOneOf(Option<Box<[Box<str>]>>),
+    Num(Cmp, Option<i32>),
+    NumOneOf(Option<Box<[i32]>>),
+    NumNotOneOf(Option<Box<[i32]>>),
+    BoolTrue,
+    BoolFalse,
+    /// Unix seconds of the constraint value, `None` when it does not parse.
+    Time(Cmp, Option<i64>),
+    /// An operator this type does not know.
+    Never,
+    /// An unknown constraint type: the whole segment fails once reached.
+    UnknownType,
+}
+
+#[derive(Debug)]
+pub(crate) struct Distribution {
+    pub rollout: f32,
+    pub variant_key: Box<str>,
+    pub attachment: Option<Box<str>>,
+}
+
+/// Public summary of one flag, as returned by [`crate::FliptClient::list_flags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagInfo {
+    /// The flag key.
+    pub key: String,
+    /// Whether the flag is enabled.
+    pub enabled: bool,
+    /// Variant or boolean.
+    pub flag_type: FlagType,
+    /// The description, when the snapshot carries one (the v2 server always sends `""`).
+    pub description: Option<String>,
+    /// The default variant, when the flag has one.
+    pub default_variant: Option<VariantInfo>,
+}
+
+/// A flag's default variant, part of [`FlagInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantInfo {
+    /// The variant id (`{flag_key}/{variant_key}` on a v2 server).
+    pub id: String,
+    /// The variant key.
+    pub key: String,
+    /// The attachment as JSON text, passed through verbatim.
+    pub attachment: Option<String>,
+}
+
+impl Snapshot {
+    /// Parses the server's snapshot document (the body of
+    /// `GET /internal/v1/evaluation/snapshot/namespace/{ns}`) and compiles it.
+    ///
+    /// ```
+    /// let s = flipt_client::Snapshot::from_document(r#"{"namespace":{"key":"prod"},"flags":[]}"#)?;
+    /// assert_eq!(s.namespace(), "prod");
+    /// # Ok::<(), flipt_client::SnapshotError>(())
+    /// ```
+    pub fn from_document(json: &str) -> Result<Snapshot, SnapshotError> {
+        match miniserde::json::from_str::<document::Document>(json) {
+            Ok(doc) => compile::from_document(doc),
+            Err(_) => Err(diagnose::diagnose(json, Format::Document)),
+        }
+    }
+
+    /// Parses the official engine's internal snapshot JSON (what `get_snapshot` encodes).
+    pub fn from_engine_json(json: &str) -> Result<Snapshot, SnapshotError> {
+        match miniserde::json::from_str::<document::EngineSnapshot>(json) {
+            Ok(doc) => compile::from_engine(doc),
+            Err(_) => Err(diagnose::diagnose(json, Format::Engine)),
+        }
+    }
+
+    /// Parses a base64 seed: standard alphabet, padded, of the engine's internal JSON, as
+    /// returned by `get_snapshot` of any official Flipt SDK and by [`Snapshot::to_base64`].
+    ///
+    /// ```
+    /// use flipt_client::Snapshot;
+    /// let s = Snapshot::from_document(r#"{"namespace":{"key":"default"},"flags":[]}"#)?;
+    /// let again = Snapshot::from_base64(&s.to_base64())?;
+    /// assert_eq!(again.namespace(), "default");
+    /// assert!(Snapshot::from_base64("not base64!").is_err());
+    /// # Ok::<(), flipt_client::SnapshotError>(())
+    /// ```
+    pub fn from_base64(seed: &str) -> Result<Snapshot, SnapshotError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(seed.trim())
+            .map_err(|e| SnapshotError::whole(format!("seed is not valid base64: {e}")))?;
+        let json = std::str::from_utf8(&bytes)
+            .map_err(|e| SnapshotError::whole(format!("decoded seed is not UTF-8: {e}")))?;
+        Snapshot::from_engine_json(json)
+    }
+
+    /// Loads any of the three formats: a server document, engine JSON, or a base64 seed.
+    ///
+    /// Text starting with `{` is JSON: engine JSON when it has the engine's `eval_rules`
+    /// key, a server document otherwise. Anything else is read as base64.
+    pub fn parse(input: &str) -> Result<Snapshot, SnapshotError> {
+        let trimmed = input.trim_start();
+        if trimmed.starts_with('{') {
+            if trimmed.contains("\"eval_rules\"") {
+                Snapshot::from_engine_json(input)
+            } else {
+                Snapshot::from_document(input)
+            }
+        } else if trimmed.is_empty() {
+            Err(SnapshotError::whole("empty input"))
+        } else {
+            Snapshot::from_base64(input)
+        }
+    }
+
+    /// Like [`Snapshot::parse`] for raw bytes, rejecting invalid UTF-8 with a clear error.
+    pub fn parse_bytes(input: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let text = std::str::from_utf8(input)
+            .map_err(|e| SnapshotError::whole(format!("snapshot is not UTF-8: {e}")))?;
+        Snapshot::parse(text)
+    }
+
+    /// An empty snapshot of `namespace`: every flag is "not found".
+    pub fn empty(namespace: &str) -> Snapshot {
+        Snapshot {
+            namespace: Arc::from(namespace),
+            flags: Vec::new(),
+            index: FlagIndex::default(),
+            rules: Vec::new(),
+            rollouts: Vec::new(),
+            segments: Vec::new(),
+            constraints: Vec::new(),
+            distributions: Vec::new(),
+            bounds: Vec::new(),
+            bucket_dists: Vec::new(),
+        }
+    }
+
+    /// The namespace key the snapshot belongs to.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The number of flags.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// Whether the snapshot has no flags.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// Whether a flag with this key exists.
+    pub fn contains(&self, flag_key: &str) -> bool {
+        self.index.get(flag_key).is_some()
+    }
+
+    /// Summaries of all flags, sorted by key.
+    pub fn flags(&self) -> Vec<FlagInfo> {
+        let mut out: Vec<FlagInfo> = self
+            .flags
+            .iter()
+            .map(|f| FlagInfo {
+                key: f.key.to_string(),
+                enabled: f.enabled,
+                flag_type: f.kind,
+                description: f.description.as_ref().map(|d| d.to_string()),
+                default_variant: f.default_variant.as_ref().map(|v| VariantInfo {
+                    id: v.id.to_string(),
+                    key: v.key.to_string(),
+                    attachment: v.attachment.as_ref().map(|a| a.to_string()),
+                }),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// The engine's internal snapshot JSON (compact), as the official SDKs export it.
+    pub fn to_engine_json(&self) -> String {
+        export::engine_json(self)
+    }
+
+    /// Base64 (standard, padded) of [`Snapshot::to_engine_json`]: what `get_snapshot` returns
+    /// and what the official SDKs accept as their `snapshot` option.
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.to_engine_json())
+    }
+
+    pub(crate) fn flag(&self, key: &str) -> Option<(u32, &Flag)> {
+        let i = self.index.get(key)?;
+        self.flags.get(i as usize).map(|f| (i, f))
+    }
+}
