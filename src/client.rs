@@ -57,7 +57,12 @@ impl FliptClient {
     }
 
     fn offline(namespace: Arc<str>, snapshot: Snapshot) -> FliptClient {
-        FliptClient { inner: Arc::new(Inner { namespace, store: Arc::new(Store::new(Arc::new(snapshot))) }) }
+        FliptClient {
+            inner: Arc::new(Inner {
+                namespace,
+                store: Arc::new(Store::new(Arc::new(snapshot))),
+            }),
+        }
     }
 
     /// A client from snapshot text in any format [`Snapshot::parse`] accepts: the server's
@@ -74,8 +79,9 @@ impl FliptClient {
     /// ```
     pub fn from_snapshot_file(path: impl AsRef<Path>) -> Result<FliptClient, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Validation(format!("cannot read snapshot file {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Validation(format!("cannot read snapshot file {}: {e}", path.display()))
+        })?;
         Ok(FliptClient::from_snapshot(Snapshot::parse_bytes(&bytes)?))
     }
 
@@ -106,7 +112,13 @@ impl FliptClient {
         context: &C,
     ) -> Result<VariantEvaluation, Error> {
         let snapshot = self.inner.store.load()?;
-        eval::variant(&snapshot, &self.inner.namespace, flag_key, entity_id, context)
+        eval::variant(
+            &snapshot,
+            &self.inner.namespace,
+            flag_key,
+            entity_id,
+            context,
+        )
     }
 
     /// Evaluates a boolean flag for `entity_id` with `context`.
@@ -117,7 +129,13 @@ impl FliptClient {
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
         let snapshot = self.inner.store.load()?;
-        eval::boolean(&snapshot, &self.inner.namespace, flag_key, entity_id, context)
+        eval::boolean(
+            &snapshot,
+            &self.inner.namespace,
+            flag_key,
+            entity_id,
+            context,
+        )
     }
 
     /// Evaluates several flags against one snapshot. Each flag is evaluated by its own type;
@@ -160,7 +178,9 @@ impl FliptClient {
     pub fn list_flags(&self) -> Result<Vec<FlagInfo>, Error> {
         let snapshot = self.inner.store.load()?;
         if *snapshot.namespace != *self.inner.namespace {
-            return Err(Error::FlagsUnavailable { namespace: self.inner.namespace.to_string() });
+            return Err(Error::FlagsUnavailable {
+                namespace: self.inner.namespace.to_string(),
+            });
         }
         Ok(snapshot.flags())
     }

@@ -144,9 +144,9 @@ impl Error {
     /// The error's class, which decides its message prefix.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::FlagNotFound { .. } | Error::WrongFlagType { .. } | Error::RankOutOfOrder { .. } => {
-                ErrorKind::InvalidRequest
-            }
+            Error::FlagNotFound { .. }
+            | Error::WrongFlagType { .. }
+            | Error::RankOutOfOrder { .. } => ErrorKind::InvalidRequest,
             Error::FlagsUnavailable { .. }
             | Error::MissingRules { .. }
             | Error::MissingRollouts { .. }
@@ -232,11 +232,17 @@ pub struct SnapshotError {
 
 impl SnapshotError {
     pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        SnapshotError { path: Some(path.into()), message: message.into() }
+        SnapshotError {
+            path: Some(path.into()),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn whole(message: impl Into<String>) -> Self {
-        SnapshotError { path: None, message: message.into() }
+        SnapshotError {
+            path: None,
+            message: message.into(),
+        }
     }
 
     /// The path of the offending field, e.g. `flags[3].rules[0].segmentOperator`, when the
@@ -254,7 +260,9 @@ impl SnapshotError {
 impl fmt::Display for SnapshotError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(path) if !path.is_empty() => write!(f, "invalid snapshot: {path}: {}", self.message),
+            Some(path) if !path.is_empty() => {
+                write!(f, "invalid snapshot: {path}: {}", self.message)
+            }
             _ => write!(f, "invalid snapshot: {}", self.message),
         }
     }

@@ -39,3 +39,8 @@ pub use eval::result::{
     Reason, SegmentKeys, VariantEvaluation,
 };
 pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
+
+// The README's examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -21,7 +21,13 @@ pub(crate) struct Store {
 
 impl Store {
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
-        Store { current: RwLock::new(Current { snapshot, error: None }), generation: AtomicU64::new(1) }
+        Store {
+            current: RwLock::new(Current {
+                snapshot,
+                error: None,
+            }),
+            generation: AtomicU64::new(1),
+        }
     }
 
     /// The current snapshot, or the stored error. The lock is released before returning.
@@ -37,10 +43,17 @@ impl Store {
 
     /// The current snapshot even when an error is stored.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()).snapshot)
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .snapshot,
+        )
     }
 
     /// Installs a new snapshot (built off-lock by the caller) and clears any stored error.
+    #[allow(dead_code)]
     pub fn swap(&self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
         let old = {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());

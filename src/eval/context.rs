@@ -80,7 +80,9 @@ where
 impl<K: AsRef<str>, V: AsRef<str>> Context for [(K, V)] {
     #[inline]
     fn get(&self, key: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v.as_ref())
+        self.iter()
+            .find(|(k, _)| super::strings::str_eq(k.as_ref(), key))
+            .map(|(_, v)| v.as_ref())
     }
 }
 

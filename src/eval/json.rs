@@ -1,7 +1,9 @@
 //! Results rendered as the official engine's JSON (EVALUATION.md §12.3), for logs, CLIs and
 //! cross-SDK comparisons. This path allocates; the evaluation path does not use it.
 
-use super::result::{BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, VariantEvaluation};
+use super::result::{
+    BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, VariantEvaluation,
+};
 use crate::error::Error;
 use crate::snapshot::export::write_str;
 use crate::snapshot::FlagInfo;
@@ -179,7 +181,8 @@ pub fn envelope(result: Result<String, Error>) -> String {
     match result {
         Ok(json) => format!("{{\"status\":\"success\",\"result\":{json},\"error_message\":null}}"),
         Err(e) => {
-            let mut out = String::from("{\"status\":\"failure\",\"result\":null,\"error_message\":");
+            let mut out =
+                String::from("{\"status\":\"failure\",\"result\":null,\"error_message\":");
             write_str(&mut out, &e.to_string());
             out.push('}');
             out

@@ -6,6 +6,7 @@ pub(crate) mod context;
 pub(crate) mod datetime;
 pub(crate) mod json;
 pub(crate) mod result;
+pub(crate) mod strings;
 
 use crate::error::{Error, FlagType, RankList};
 use crate::snapshot::{
@@ -18,6 +19,7 @@ use result::{
     VariantEvaluation, VariantSource,
 };
 use std::sync::Arc;
+use strings::str_eq;
 
 impl Cmp {
     #[inline]
@@ -33,25 +35,41 @@ impl Cmp {
     }
 }
 
-/// One constraint against its subject value `v` (EVALUATION.md §7). `None` means an unknown
+/// One constraint against its subject (EVALUATION.md §7). `None` means an unknown
 /// constraint type, which fails the whole segment.
 #[inline]
-fn constraint_matches(c: &Constraint, v: &str) -> Option<bool> {
+fn constraint_matches<C: Context + ?Sized>(
+    c: &Constraint,
+    subjects: &mut Subjects<'_, C>,
+) -> Option<bool> {
+    if let Test::Time(op, cv) = &c.test {
+        return Some(match (subjects.time_of(c), cv) {
+            (Some(v), Some(c)) => op.holds(v, *c),
+            _ => false,
+        });
+    }
+    let v = subjects.of(c);
     let cv = &*c.value;
     Some(match &c.test {
         Test::IsEmpty => v.is_empty(),
         Test::NotEmpty => !v.is_empty(),
-        Test::StrEq => !v.is_empty() && v == cv,
-        Test::StrNeq => !v.is_empty() && v != cv,
-        Test::Prefix => !v.is_empty() && v.starts_with(cv),
-        Test::Suffix => !v.is_empty() && v.ends_with(cv),
-        Test::Contains => !v.is_empty() && v.contains(cv),
-        Test::NotContains => !v.is_empty() && !v.contains(cv),
+        Test::StrEq => !v.is_empty() && str_eq(v, cv),
+        Test::StrNeq => !v.is_empty() && !str_eq(v, cv),
+        Test::Prefix => !v.is_empty() && strings::starts_with(v, cv),
+        Test::Suffix => !v.is_empty() && strings::ends_with(v, cv),
+        Test::Contains => !v.is_empty() && strings::contains(v, cv),
+        Test::NotContains => !v.is_empty() && !strings::contains(v, cv),
         Test::StrOneOf(list) => {
-            !v.is_empty() && list.as_ref().is_some_and(|l| l.iter().any(|x| &**x == v))
+            !v.is_empty()
+                && list
+                    .as_ref()
+                    .is_some_and(|l| l.iter().any(|x| str_eq(x, v)))
         }
         Test::StrNotOneOf(list) => {
-            !v.is_empty() && !list.as_ref().is_some_and(|l| l.iter().any(|x| &**x == v))
+            !v.is_empty()
+                && !list
+                    .as_ref()
+                    .is_some_and(|l| l.iter().any(|x| str_eq(x, v)))
         }
         Test::Num(op, c) => match (v.parse::<i32>(), c) {
             (Ok(v), Some(c)) => op.holds(v, *c),
@@ -67,18 +85,81 @@ fn constraint_matches(c: &Constraint, v: &str) -> Option<bool> {
         },
         Test::BoolTrue => v == "true",
         Test::BoolFalse => v == "false",
-        Test::Time(op, c) => match (datetime::parse_rfc3339(v), c) {
-            (Some(v), Some(c)) => op.holds(v, *c),
-            _ => false,
-        },
+        Test::Time(..) => false, // handled above
         Test::Never => false,
         Test::UnknownType => return None,
     })
 }
 
+/// Entries of the per-evaluation context cache (direct-mapped by property id).
+const CACHE: usize = 8;
+
+/// The subjects constraints test: the entity id and the context, with context lookups
+/// remembered for the rest of the evaluation (a property is usually tested many times).
+struct Subjects<'c, C: ?Sized> {
+    entity: &'c str,
+    ctx: &'c C,
+    tags: [u16; CACHE],
+    values: [&'c str; CACHE],
+    /// Bit `i`: `times[i]` holds the parsed datetime of `values[i]`.
+    times_known: u8,
+    times: [Option<i64>; CACHE],
+}
+
+impl<'c, C: Context + ?Sized> Subjects<'c, C> {
+    #[inline]
+    fn new(entity: &'c str, ctx: &'c C) -> Self {
+        Subjects {
+            entity,
+            ctx,
+            tags: [u16::MAX; CACHE],
+            values: [""; CACHE],
+            times_known: 0,
+            times: [None; CACHE],
+        }
+    }
+
+    /// The value a constraint tests, parsed as a datetime (parsed once per evaluation).
+    #[inline]
+    fn time_of(&mut self, c: &Constraint) -> Option<i64> {
+        let v = self.of(c);
+        let slot = c.property_id as usize % CACHE;
+        if c.kind == ConstraintType::EntityId || self.tags[slot] != c.property_id {
+            return datetime::parse_rfc3339(v);
+        }
+        if self.times_known & (1 << slot) == 0 {
+            self.times[slot] = datetime::parse_rfc3339(v);
+            self.times_known |= 1 << slot;
+        }
+        self.times[slot]
+    }
+
+    /// The value a constraint tests; a missing property reads as `""`.
+    #[inline(always)]
+    fn of(&mut self, c: &Constraint) -> &'c str {
+        if c.kind == ConstraintType::EntityId {
+            return self.entity;
+        }
+        let id = c.property_id;
+        let slot = id as usize % CACHE;
+        if self.tags[slot] == id && id != u16::MAX {
+            return self.values[slot];
+        }
+        let v = self.ctx.get(&c.property).unwrap_or("");
+        self.tags[slot] = id;
+        self.values[slot] = v;
+        self.times_known &= !(1 << slot);
+        v
+    }
+}
+
 /// One segment (EVALUATION.md §6).
 #[inline]
-fn segment_matches<C: Context + ?Sized>(s: &Snapshot, seg: &Segment, entity: &str, ctx: &C) -> bool {
+fn segment_matches<C: Context + ?Sized>(
+    s: &Snapshot,
+    seg: &Segment,
+    subjects: &mut Subjects<'_, C>,
+) -> bool {
     let constraints = &s.constraints[seg.constraints.range()];
     if constraints.is_empty() {
         return true;
@@ -86,12 +167,7 @@ fn segment_matches<C: Context + ?Sized>(s: &Snapshot, seg: &Segment, entity: &st
     let all = seg.match_type == MatchType::All;
     let mut matches = 0usize;
     for c in constraints {
-        let v = if c.kind == ConstraintType::EntityId {
-            entity
-        } else {
-            ctx.get(&c.property).unwrap_or("")
-        };
-        match constraint_matches(c, v) {
+        match constraint_matches(c, subjects) {
             None => return false,
             Some(true) => {
                 matches += 1;
@@ -120,19 +196,25 @@ fn segments_match<C: Context + ?Sized>(
     s: &Snapshot,
     span: Span,
     op: SegmentOperator,
-    entity: &str,
-    ctx: &C,
+    subjects: &mut Subjects<'_, C>,
 ) -> Option<Matched> {
-    let segs = &s.segments[span.range()];
+    let ids = &s.segment_refs[span.range()];
+    let matches = |id: u32, subjects: &mut Subjects<'_, C>| {
+        s.segments
+            .get(id as usize)
+            .is_some_and(|seg| segment_matches(s, seg, subjects))
+    };
     match op {
         SegmentOperator::And => {
             // Every segment must match; zero segments match everyone.
-            segs.iter().all(|seg| segment_matches(s, seg, entity, ctx)).then_some(Matched::All(span))
+            ids.iter()
+                .all(|&id| matches(id, subjects))
+                .then_some(Matched::All(span))
         }
-        SegmentOperator::Or if segs.len() <= 64 => {
+        SegmentOperator::Or if ids.len() <= 64 => {
             let mut mask = 0u64;
-            for (i, seg) in segs.iter().enumerate() {
-                if segment_matches(s, seg, entity, ctx) {
+            for (i, &id) in ids.iter().enumerate() {
+                if matches(id, subjects) {
                     mask |= 1 << i;
                 }
             }
@@ -140,8 +222,10 @@ fn segments_match<C: Context + ?Sized>(
         }
         SegmentOperator::Or => {
             // Rules with over 64 segments are rare enough to pay for a list.
-            let list: Vec<u32> = (span.start..span.end)
-                .filter(|&i| segment_matches(s, &s.segments[i as usize], entity, ctx))
+            let list: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|&id| matches(id, subjects))
                 .collect();
             (!list.is_empty()).then(|| Matched::List(list.into()))
         }
@@ -154,12 +238,22 @@ fn lookup<'s>(
     flag_key: &str,
     want: FlagType,
 ) -> Result<(u32, &'s Flag), Error> {
-    let found = if *s.namespace == *namespace { s.flag(flag_key) } else { None };
+    let found = if str_eq(&s.namespace, namespace) {
+        s.flag(flag_key)
+    } else {
+        None
+    };
     let Some((i, flag)) = found else {
-        return Err(Error::FlagNotFound { namespace: namespace.into(), flag_key: flag_key.into() });
+        return Err(Error::FlagNotFound {
+            namespace: namespace.into(),
+            flag_key: flag_key.into(),
+        });
     };
     if flag.kind != want {
-        return Err(Error::WrongFlagType { flag_key: flag_key.into(), expected: want });
+        return Err(Error::WrongFlagType {
+            flag_key: flag_key.into(),
+            expected: want,
+        });
     }
     Ok((i, flag))
 }
@@ -189,15 +283,22 @@ fn variant_of<C: Context + ?Sized>(
         return Ok(out);
     }
     let Some(rules) = flag.rules else {
-        return Err(Error::MissingRules { namespace: s.namespace.to_string(), flag_key: flag.key.to_string() });
+        return Err(Error::MissingRules {
+            namespace: s.namespace.to_string(),
+            flag_key: flag.key.to_string(),
+        });
     };
+    let mut subjects = Subjects::new(entity, ctx);
     let mut last_rank = 0;
     for rule in &s.rules[rules.range()] {
         if rule.rank < last_rank {
-            return Err(Error::RankOutOfOrder { list: RankList::Rule, rank: rule.rank });
+            return Err(Error::RankOutOfOrder {
+                list: RankList::Rule,
+                rank: rule.rank,
+            });
         }
         last_rank = rule.rank;
-        let Some(matched) = segments_match(s, rule.segments, rule.operator, entity, ctx) else {
+        let Some(matched) = segments_match(s, rule.segments, rule.operator, &mut subjects) else {
             continue;
         };
         out.segments = matched;
@@ -238,7 +339,10 @@ fn boolean_of<C: Context + ?Sized>(
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
     let Some(rollouts) = flag.rollouts else {
-        return Err(Error::MissingRollouts { namespace: s.namespace.to_string(), flag_key: flag.key.to_string() });
+        return Err(Error::MissingRollouts {
+            namespace: s.namespace.to_string(),
+            flag_key: flag.key.to_string(),
+        });
     };
     let mut out = BooleanEvaluation {
         snapshot: Arc::clone(s),
@@ -252,25 +356,34 @@ fn boolean_of<C: Context + ?Sized>(
         out.reason = Reason::FlagDisabled;
         return Ok(out);
     }
+    let mut subjects = Subjects::new(entity, ctx);
     let mut last_rank = 0;
     for rollout in &s.rollouts[rollouts.range()] {
         if rollout.rank < last_rank {
-            return Err(Error::RankOutOfOrder { list: RankList::Rollout, rank: rollout.rank });
+            return Err(Error::RankOutOfOrder {
+                list: RankList::Rollout,
+                rank: rollout.rank,
+            });
         }
         last_rank = rollout.rank;
         match rollout.kind {
             RolloutKind::Threshold { percentage, value } => {
                 // Entity id first, then the flag key: the reverse of variant bucketing.
                 let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
-                let p = bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100;
+                let p =
+                    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100;
                 if (p as f32) < percentage {
                     out.enabled = value;
                     out.reason = Reason::Match;
                     return Ok(out);
                 }
             }
-            RolloutKind::Segment { value, operator, segments } => {
-                if let Some(matched) = segments_match(s, segments, operator, entity, ctx) {
+            RolloutKind::Segment {
+                value,
+                operator,
+                segments,
+            } => {
+                if let Some(matched) = segments_match(s, segments, operator, &mut subjects) {
                     out.enabled = value;
                     out.reason = Reason::Match;
                     out.segments = matched;
@@ -315,7 +428,11 @@ pub(crate) fn batch<'r, C: Context + ?Sized>(
 ) -> Result<(), Error> {
     out.reserve(requests.len());
     for r in requests {
-        let found = if *s.namespace == **namespace { s.flag(r.flag_key) } else { None };
+        let found = if str_eq(&s.namespace, namespace) {
+            s.flag(r.flag_key)
+        } else {
+            None
+        };
         let item = match found {
             None => BatchItem::Error(ErrorEvaluation {
                 flag_key: r.flag_key,
@@ -323,7 +440,9 @@ pub(crate) fn batch<'r, C: Context + ?Sized>(
                 reason: ErrorReason::NotFound,
             }),
             Some((i, flag)) => match flag.kind {
-                FlagType::Variant => BatchItem::Variant(variant_of(s, i, flag, r.entity_id, r.context)?),
+                FlagType::Variant => {
+                    BatchItem::Variant(variant_of(s, i, flag, r.entity_id, r.context)?)
+                }
                 FlagType::Boolean => {
                     BatchItem::Boolean(boolean_of(s, i, flag, r.flag_key, r.entity_id, r.context)?)
                 }

@@ -40,11 +40,11 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Matched {
     None,
-    /// All segments of the span (AND operator).
+    /// All segments of the span of `Snapshot::segment_refs` (AND operator).
     All(Span),
-    /// Bit `i` set = segment `span.start + i` matched (OR operator, up to 64 segments).
+    /// Bit `i` set = segment `segment_refs[span.start + i]` matched (OR, up to 64 segments).
     Mask(Span, u64),
-    /// Segment positions (OR operator with more than 64 segments; allocates).
+    /// Segment ids (OR operator with more than 64 segments; allocates).
     List(Arc<[u32]>),
 }
 
@@ -58,7 +58,11 @@ pub struct SegmentKeys<'a> {
 
 impl<'a> SegmentKeys<'a> {
     pub(crate) fn new(snapshot: &'a Snapshot, matched: &'a Matched) -> Self {
-        SegmentKeys { snapshot, matched, pos: 0 }
+        SegmentKeys {
+            snapshot,
+            matched,
+            pos: 0,
+        }
     }
 }
 
@@ -66,7 +70,8 @@ impl<'a> Iterator for SegmentKeys<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let seg = match self.matched {
+        let refs = &self.snapshot.segment_refs;
+        let id = match self.matched {
             Matched::None => return None,
             Matched::All(span) => {
                 let i = span.start as usize + self.pos;
@@ -74,7 +79,7 @@ impl<'a> Iterator for SegmentKeys<'a> {
                     return None;
                 }
                 self.pos += 1;
-                i
+                *refs.get(i)?
             }
             Matched::Mask(span, mask) => {
                 let rest = if self.pos >= 64 { 0 } else { mask >> self.pos };
@@ -84,15 +89,15 @@ impl<'a> Iterator for SegmentKeys<'a> {
                 let step = rest.trailing_zeros() as usize;
                 let i = span.start as usize + self.pos + step;
                 self.pos += step + 1;
-                i
+                *refs.get(i)?
             }
             Matched::List(list) => {
-                let i = *list.get(self.pos)? as usize;
+                let id = *list.get(self.pos)?;
                 self.pos += 1;
-                i
+                id
             }
         };
-        self.snapshot.segments.get(seg).map(|s| &*s.key)
+        self.snapshot.segments.get(id as usize).map(|s| &*s.key)
     }
 }
 
@@ -118,7 +123,7 @@ pub(crate) enum VariantSource {
 /// let r = client.evaluate_variant("checkout-theme", "user-1", &[("plan", "pro"), ("age", "30")])?;
 /// assert!(r.is_match());
 /// assert_eq!(r.variant_key(), "blue");
-/// assert_eq!(r.variant_attachment(), Some(r#"{"color":"#0000ff"}"#));
+/// assert_eq!(r.variant_attachment(), Some(r##"{"color":"#0000ff"}"##));
 /// assert_eq!(r.segment_keys().collect::<Vec<_>>(), ["pro-users"]);
 /// # Ok::<(), flipt_client::Error>(())
 /// ```
@@ -135,7 +140,10 @@ pub struct VariantEvaluation {
 impl VariantEvaluation {
     /// The evaluated flag's key.
     pub fn flag_key(&self) -> &str {
-        self.snapshot.flags.get(self.flag as usize).map_or("", |f| &f.key)
+        self.snapshot
+            .flags
+            .get(self.flag as usize)
+            .map_or("", |f| &f.key)
     }
 
     /// Whether a rule matched (`match` in the official SDKs).
@@ -153,9 +161,11 @@ impl VariantEvaluation {
         match self.variant {
             VariantSource::None => "",
             VariantSource::Default => self.default_variant().map_or("", |v| &v.key),
-            VariantSource::Distribution(d) => {
-                self.snapshot.distributions.get(d as usize).map_or("", |d| &d.variant_key)
-            }
+            VariantSource::Distribution(d) => self
+                .snapshot
+                .distributions
+                .get(d as usize)
+                .map_or("", |d| &d.variant_key),
         }
     }
 
@@ -165,9 +175,12 @@ impl VariantEvaluation {
         match self.variant {
             VariantSource::None => None,
             VariantSource::Default => self.default_variant()?.attachment.as_deref(),
-            VariantSource::Distribution(d) => {
-                self.snapshot.distributions.get(d as usize)?.attachment.as_deref()
-            }
+            VariantSource::Distribution(d) => self
+                .snapshot
+                .distributions
+                .get(d as usize)?
+                .attachment
+                .as_deref(),
         }
     }
 
@@ -188,7 +201,11 @@ impl VariantEvaluation {
     }
 
     fn default_variant(&self) -> Option<&crate::snapshot::DefaultVariant> {
-        self.snapshot.flags.get(self.flag as usize)?.default_variant.as_ref()
+        self.snapshot
+            .flags
+            .get(self.flag as usize)?
+            .default_variant
+            .as_ref()
     }
 }
 
@@ -227,7 +244,10 @@ pub struct BooleanEvaluation {
 impl BooleanEvaluation {
     /// The evaluated flag's key.
     pub fn flag_key(&self) -> &str {
-        self.snapshot.flags.get(self.flag as usize).map_or("", |f| &f.key)
+        self.snapshot
+            .flags
+            .get(self.flag as usize)
+            .map_or("", |f| &f.key)
     }
 
     /// The boolean value (`enabled` in the official SDKs).
@@ -354,7 +374,11 @@ pub struct EvaluationRequest<'a, C: ?Sized> {
 impl<'a, C: ?Sized> EvaluationRequest<'a, C> {
     /// Bundles one request.
     pub fn new(flag_key: &'a str, entity_id: &'a str, context: &'a C) -> Self {
-        EvaluationRequest { flag_key, entity_id, context }
+        EvaluationRequest {
+            flag_key,
+            entity_id,
+            context,
+        }
     }
 }
 

@@ -13,6 +13,12 @@ use std::collections::HashMap;
 /// Accumulates the flat arrays of a [`Snapshot`].
 struct Builder {
     snap: Snapshot,
+    /// Lookup key → position in `snap.flags`, frozen into `snap.index` by `finish`.
+    lookup: HashMap<String, u32>,
+    /// Segment content → id in `snap.segments`, to store each distinct segment once.
+    segment_ids: HashMap<String, u32>,
+    /// Context property name → interned id.
+    property_ids: HashMap<String, u16>,
 }
 
 /// One segment on its way into the snapshot, whichever format it came from.
@@ -26,7 +32,10 @@ fn span(start: usize, end: usize) -> Result<Span, SnapshotError> {
     let conv = |n: usize| {
         u32::try_from(n).map_err(|_| SnapshotError::whole("snapshot too large (over 2^32 items)"))
     };
-    Ok(Span { start: conv(start)?, end: conv(end)? })
+    Ok(Span {
+        start: conv(start)?,
+        end: conv(end)?,
+    })
 }
 
 fn f32_at(x: f64, path: impl FnOnce() -> String) -> Result<f32, SnapshotError> {
@@ -34,7 +43,10 @@ fn f32_at(x: f64, path: impl FnOnce() -> String) -> Result<f32, SnapshotError> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(SnapshotError::at(path(), "number out of range for a 32-bit float"))
+        Err(SnapshotError::at(
+            path(),
+            "number out of range for a 32-bit float",
+        ))
     }
 }
 
@@ -131,41 +143,94 @@ impl Builder {
     fn new(namespace: String, flag_count: usize) -> Self {
         let mut snap = Snapshot::empty(&namespace);
         snap.flags.reserve(flag_count);
-        snap.index = FlagIndex::with_capacity(flag_count);
-        Builder { snap }
+        Builder {
+            snap,
+            lookup: HashMap::with_capacity(flag_count),
+            segment_ids: HashMap::new(),
+            property_ids: HashMap::new(),
+        }
+    }
+
+    fn finish(mut self) -> Snapshot {
+        self.snap.index = FlagIndex::build(self.lookup.iter().map(|(k, &v)| (k.as_str(), v)));
+        self.snap
     }
 
     /// Adds the segments of one rule or rollout. Keys collapse to one entry each, holding the
     /// last definition, at the position of the first (the engine keeps segments in a map).
-    fn segments(&mut self, input: impl ExactSizeIterator<Item = SegmentIn>) -> Result<Span, SnapshotError> {
-        let start = self.snap.segments.len();
-        let many = input.len() > 16;
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for s in input {
-            let constraints = self.constraints(s.constraints)?;
-            let segment = Segment {
-                key: Box::default(),
-                match_type: match_type(&s.match_type),
-                constraints,
-            };
-            let existing = if many {
-                seen.get(&s.key).copied()
+    fn segments(
+        &mut self,
+        input: impl ExactSizeIterator<Item = SegmentIn>,
+    ) -> Result<Span, SnapshotError> {
+        let mut list: Vec<SegmentIn> = Vec::with_capacity(input.len());
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        for seg in input {
+            let existing = if list.len() < 16 {
+                list.iter().position(|x| x.key == seg.key)
             } else {
-                self.snap.segments[start..].iter().position(|x| *x.key == *s.key).map(|p| p + start)
+                if positions.is_empty() {
+                    positions.extend(list.iter().enumerate().map(|(i, x)| (x.key.clone(), i)));
+                }
+                positions.get(&seg.key).copied()
             };
             match existing {
-                Some(pos) => {
-                    self.snap.segments[pos] = Segment { key: s.key.into_boxed_str(), ..segment };
-                }
+                Some(i) => list[i] = seg,
                 None => {
-                    if many {
-                        seen.insert(s.key.clone(), self.snap.segments.len());
+                    if !positions.is_empty() {
+                        positions.insert(seg.key.clone(), list.len());
                     }
-                    self.snap.segments.push(Segment { key: s.key.into_boxed_str(), ..segment });
+                    list.push(seg);
                 }
             }
         }
-        span(start, self.snap.segments.len())
+        let start = self.snap.segment_refs.len();
+        for seg in list {
+            let id = self.segment(seg)?;
+            self.snap.segment_refs.push(id);
+        }
+        span(start, self.snap.segment_refs.len())
+    }
+
+    /// The id of a segment with this exact content, adding it if new.
+    fn segment(&mut self, seg: SegmentIn) -> Result<u32, SnapshotError> {
+        let match_type = match_type(&seg.match_type);
+        let mut signature = String::with_capacity(64);
+        for part in [
+            seg.key.as_str(),
+            if match_type == MatchType::All {
+                "A"
+            } else {
+                "Y"
+            },
+        ] {
+            signature.push_str(part);
+            signature.push('\0');
+        }
+        for c in &seg.constraints {
+            for part in [
+                crate::snapshot::export::constraint_type(constraint_type(&c.kind)),
+                &c.property,
+                &c.operator,
+                &c.value,
+            ] {
+                signature.push_str(&part.len().to_string());
+                signature.push(':');
+                signature.push_str(part);
+            }
+        }
+        if let Some(&id) = self.segment_ids.get(&signature) {
+            return Ok(id);
+        }
+        let constraints = self.constraints(seg.constraints)?;
+        let id = u32::try_from(self.snap.segments.len())
+            .map_err(|_| SnapshotError::whole("snapshot too large (over 2^32 segments)"))?;
+        self.snap.segments.push(Segment {
+            key: seg.key.into_boxed_str(),
+            match_type,
+            constraints,
+        });
+        self.segment_ids.insert(signature, id);
+        Ok(id)
     }
 
     fn constraints(&mut self, input: Vec<doc::Constraint>) -> Result<Span, SnapshotError> {
@@ -173,12 +238,18 @@ impl Builder {
         for c in input {
             let kind = constraint_type(&c.kind);
             let test = test(kind, &c.operator, &c.value);
+            let next = self.property_ids.len();
+            let property_id = *self
+                .property_ids
+                .entry(c.property.clone())
+                .or_insert_with(|| u16::try_from(next).unwrap_or(u16::MAX));
             self.snap.constraints.push(Constraint {
                 kind,
                 property: c.property.into_boxed_str(),
                 operator: c.operator.into_boxed_str(),
                 value: c.value.into_boxed_str(),
                 test,
+                property_id,
             });
         }
         span(start, self.snap.constraints.len())
@@ -189,7 +260,11 @@ impl Builder {
     fn distributions(&mut self, input: Vec<Distribution>) -> Result<(Span, Span), SnapshotError> {
         let start = self.snap.distributions.len();
         let bucket_start = self.snap.bounds.len();
-        let total: f32 = input.iter().filter(|d| d.rollout > 0.0).map(|d| d.rollout).sum();
+        let total: f32 = input
+            .iter()
+            .filter(|d| d.rollout > 0.0)
+            .map(|d| d.rollout)
+            .sum();
         let valid = input.iter().filter(|d| d.rollout > 0.0).count();
         let mut cum = 0.0f32;
         let mut seen = 0;
@@ -197,7 +272,11 @@ impl Builder {
             if d.rollout > 0.0 {
                 seen += 1;
                 cum += (d.rollout / total) * 100.0;
-                let bound = if seen == valid { 1000 } else { (cum * 10.0).round() as i32 };
+                let bound = if seen == valid {
+                    1000
+                } else {
+                    (cum * 10.0).round() as i32
+                };
                 self.snap.bounds.push(bound);
                 self.snap.bucket_dists.push((start + i) as u32);
             }
@@ -205,18 +284,21 @@ impl Builder {
         // The engine sorts the boundaries but not the distributions they select.
         self.snap.bounds[bucket_start..].sort_unstable();
         self.snap.distributions.extend(input);
-        Ok((span(start, self.snap.distributions.len())?, span(bucket_start, self.snap.bounds.len())?))
+        Ok((
+            span(start, self.snap.distributions.len())?,
+            span(bucket_start, self.snap.bounds.len())?,
+        ))
     }
 
     /// Adds a flag; a later flag with the same key replaces the earlier one.
     fn flag(&mut self, lookup_key: &str, flag: Flag) {
-        let pos = self.snap.flags.len() as u32;
-        match self.snap.index.insert(lookup_key, pos) {
-            Some(old) => {
-                self.snap.index.insert(lookup_key, old);
-                self.snap.flags[old as usize] = flag;
+        match self.lookup.get(lookup_key) {
+            Some(&old) => self.snap.flags[old as usize] = flag,
+            None => {
+                self.lookup
+                    .insert(lookup_key.to_string(), self.snap.flags.len() as u32);
+                self.snap.flags.push(flag);
             }
-            None => self.snap.flags.push(flag),
         }
     }
 }
@@ -230,8 +312,11 @@ fn default_variant(v: Option<doc::Variant>) -> Option<DefaultVariant> {
 }
 
 fn doc_segments(list: Vec<doc::DocSegment>) -> impl ExactSizeIterator<Item = SegmentIn> {
-    list.into_iter()
-        .map(|s| SegmentIn { key: s.key, match_type: s.match_type, constraints: s.constraints })
+    list.into_iter().map(|s| SegmentIn {
+        key: s.key,
+        match_type: s.match_type,
+        constraints: s.constraints,
+    })
 }
 
 /// Compiles the server's document (EVALUATION.md §1).
@@ -270,15 +355,25 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
                 let percentage = f32_at(t.percentage, || {
                     format!("flags[{fi}].rollouts[{ri}].threshold.percentage")
                 })?;
-                RolloutKind::Threshold { percentage, value: t.value }
+                RolloutKind::Threshold {
+                    percentage,
+                    value: t.value,
+                }
             } else if let Some(s) = r.segment {
                 let operator = segment_operator(s.segment_operator.as_deref().unwrap_or(""));
                 let segments = b.segments(doc_segments(s.segments))?;
-                RolloutKind::Segment { value: s.value, operator, segments }
+                RolloutKind::Segment {
+                    value: s.value,
+                    operator,
+                    segments,
+                }
             } else {
                 RolloutKind::Unknown
             };
-            b.snap.rollouts.push(Rollout { rank: ri as u64 + 1, kind });
+            b.snap.rollouts.push(Rollout {
+                rank: ri as u64 + 1,
+                kind,
+            });
         }
         let rollouts = span(rollout_start, b.snap.rollouts.len())?;
 
@@ -295,7 +390,7 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
         let key = flag.key.clone();
         b.flag(&key, flag);
     }
-    Ok(b.snap)
+    Ok(b.finish())
 }
 
 fn engine_segments(
@@ -326,12 +421,18 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
                             let mut dists = Vec::with_capacity(list.len());
                             for (di, d) in list.iter().enumerate() {
                                 let rollout = f32_at(d.rollout, || {
-                                    format!("namespace.eval_distributions[{:?}][{di}].rollout", rule.id)
+                                    format!(
+                                        "namespace.eval_distributions[{:?}][{di}].rollout",
+                                        rule.id
+                                    )
                                 })?;
                                 dists.push(Distribution {
                                     rollout,
                                     variant_key: d.variant_key.clone().into_boxed_str(),
-                                    attachment: d.variant_attachment.clone().map(String::into_boxed_str),
+                                    attachment: d
+                                        .variant_attachment
+                                        .clone()
+                                        .map(String::into_boxed_str),
                                 });
                             }
                             let (d, bk) = b.distributions(dists)?;
@@ -357,13 +458,22 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
                 for (ri, r) in list.into_iter().enumerate() {
                     let kind = if let Some(t) = r.threshold {
                         let percentage = f32_at(t.percentage, || {
-                            format!("namespace.eval_rollouts[{map_key:?}][{ri}].threshold.percentage")
+                            format!(
+                                "namespace.eval_rollouts[{map_key:?}][{ri}].threshold.percentage"
+                            )
                         })?;
-                        RolloutKind::Threshold { percentage, value: t.value }
+                        RolloutKind::Threshold {
+                            percentage,
+                            value: t.value,
+                        }
                     } else if let Some(s) = r.segment {
                         let operator = segment_operator(&s.segment_operator);
                         let segments = b.segments(engine_segments(s.segments))?;
-                        RolloutKind::Segment { value: s.value, operator, segments }
+                        RolloutKind::Segment {
+                            value: s.value,
+                            operator,
+                            segments,
+                        }
                     } else {
                         RolloutKind::Unknown
                     };
@@ -384,7 +494,7 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
         };
         b.flag(&map_key, flag);
     }
-    Ok(b.snap)
+    Ok(b.finish())
 }
 
 /// Parsers for the JSON lists inside `isoneof` / `isnotoneof` constraint values, with the
@@ -398,7 +508,10 @@ pub(crate) mod lists {
 
     /// Walks `[elem, elem, ...]` with optional JSON whitespace; `elem` parses one element
     /// starting at `*i` and must advance past it.
-    fn array<T>(text: &str, mut elem: impl FnMut(&str, &mut usize) -> Option<T>) -> Option<Box<[T]>> {
+    fn array<T>(
+        text: &str,
+        mut elem: impl FnMut(&str, &mut usize) -> Option<T>,
+    ) -> Option<Box<[T]>> {
         let b = text.as_bytes();
         let mut i = 0;
         let mut out = Vec::new();
@@ -464,7 +577,10 @@ pub(crate) mod lists {
             }
             let n = *i - digits;
             // JSON forbids leading zeros; a fraction or exponent makes it a float.
-            if n == 0 || (n > 1 && b[digits] == b'0') || matches!(b.get(*i), Some(b'.' | b'e' | b'E')) {
+            if n == 0
+                || (n > 1 && b[digits] == b'0')
+                || matches!(b.get(*i), Some(b'.' | b'e' | b'E'))
+            {
                 return None;
             }
             t[start..*i].parse::<i32>().ok()

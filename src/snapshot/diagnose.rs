@@ -141,12 +141,10 @@ fn opt_with(o: &Object, key: &str, path: &mut String, check: fn(&Value) -> Check
     }
 }
 
-fn array_of(
-    v: &Value,
-    path: &mut String,
-    each: fn(&Value, &mut String) -> Check,
-) -> Check {
-    let Value::Array(items) = v else { return Err("expected an array") };
+fn array_of(v: &Value, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+    let Value::Array(items) = v else {
+        return Err("expected an array");
+    };
     for (i, item) in items.iter().enumerate() {
         with_index(path, i, |p| each(item, p))?;
     }
@@ -161,29 +159,54 @@ fn map_of(v: &Value, path: &mut String, each: fn(&Value, &mut String) -> Check) 
     Ok(())
 }
 
-fn req_array(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+fn req_array(
+    o: &Object,
+    key: &str,
+    path: &mut String,
+    each: fn(&Value, &mut String) -> Check,
+) -> Check {
     let v = req(o, key, path)?;
     with(path, key, |p| array_of(v, p, each))
 }
 
-fn opt_array(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+fn opt_array(
+    o: &Object,
+    key: &str,
+    path: &mut String,
+    each: fn(&Value, &mut String) -> Check,
+) -> Check {
     match opt(o, key) {
         Some(v) => with(path, key, |p| array_of(v, p, each)),
         None => Ok(()),
     }
 }
 
-fn req_map(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+fn req_map(
+    o: &Object,
+    key: &str,
+    path: &mut String,
+    each: fn(&Value, &mut String) -> Check,
+) -> Check {
     let v = req(o, key, path)?;
     with(path, key, |p| map_of(v, p, each))
 }
 
-fn req_object(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+fn req_object(
+    o: &Object,
+    key: &str,
+    path: &mut String,
+    each: fn(&Value, &mut String) -> Check,
+) -> Check {
     let v = req(o, key, path)?;
     with(path, key, |p| each(v, p))
 }
 
-fn opt_object(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut String) -> Check) -> Check {
+fn opt_object(
+    o: &Object,
+    key: &str,
+    path: &mut String,
+    each: fn(&Value, &mut String) -> Check,
+) -> Check {
     match opt(o, key) {
         Some(v) => with(path, key, |p| each(v, p)),
         None => Ok(()),
@@ -194,7 +217,9 @@ fn opt_object(o: &Object, key: &str, path: &mut String, each: fn(&Value, &mut St
 
 fn document(v: &Value, path: &mut String) -> Check {
     let o = object(v)?;
-    req_object(o, "namespace", path, |v, p| req_with(object(v)?, "key", p, string))?;
+    req_object(o, "namespace", path, |v, p| {
+        req_with(object(v)?, "key", p, string)
+    })?;
     req_array(o, "flags", path, doc_flag)
 }
 
@@ -333,10 +358,23 @@ pub(crate) fn syntax_error(text: &str) -> Option<SnapshotError> {
     let mut stack: Vec<bool> = Vec::new();
     let fail = |at: usize, what: &str| {
         let at = at.min(b.len());
+        // Whatever was expected, running out of input is the real story.
+        let what = if at == b.len() {
+            "unexpected end of input"
+        } else {
+            what
+        };
         let before = &b[..at];
         let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-        let col = at - before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) + 1;
-        Some(SnapshotError::whole(format!("{what} at line {line} column {col}")))
+        let col = at
+            - before
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        Some(SnapshotError::whole(format!(
+            "{what} at line {line} column {col}"
+        )))
     };
     let ws = |i: &mut usize| {
         while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -397,7 +435,11 @@ pub(crate) fn syntax_error(text: &str) -> Option<SnapshotError> {
         loop {
             ws(&mut i);
             let Some(&is_obj) = stack.last() else {
-                return if i == b.len() { None } else { fail(i, "trailing characters") };
+                return if i == b.len() {
+                    None
+                } else {
+                    fail(i, "trailing characters")
+                };
             };
             if i >= b.len() {
                 return fail(i, "unexpected end of input");
@@ -454,7 +496,9 @@ fn string_end(b: &[u8], i: &mut usize) -> Result<(), usize> {
                 return Ok(());
             }
             b'\\' => {
-                let Some(&e) = b.get(*i + 1) else { return Err(*i) };
+                let Some(&e) = b.get(*i + 1) else {
+                    return Err(*i);
+                };
                 match e {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => *i += 2,
                     b'u' => {
@@ -462,8 +506,9 @@ fn string_end(b: &[u8], i: &mut usize) -> Result<(), usize> {
                         if !hex.iter().all(u8::is_ascii_hexdigit) {
                             return Err(*i);
                         }
-                        let unit = u16::from_str_radix(std::str::from_utf8(hex).map_err(|_| *i)?, 16)
-                            .map_err(|_| *i)?;
+                        let unit =
+                            u16::from_str_radix(std::str::from_utf8(hex).map_err(|_| *i)?, 16)
+                                .map_err(|_| *i)?;
                         *i += 6;
                         // A lone surrogate cannot become a Rust string.
                         if (0xD800..0xDC00).contains(&unit) {

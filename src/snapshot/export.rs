@@ -67,7 +67,10 @@ pub(crate) fn constraint_type(t: ConstraintType) -> &'static str {
 
 fn segments(out: &mut String, s: &Snapshot, span: Span) {
     out.push('{');
-    for (i, seg) in s.segments[span.range()].iter().enumerate() {
+    let segs = s.segment_refs[span.range()]
+        .iter()
+        .filter_map(|&id| s.segments.get(id as usize));
+    for (i, seg) in segs.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -113,7 +116,12 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
         key(&mut out, &f.key);
         out.push_str("{\"key\":");
         write_str(&mut out, &f.key);
-        let _ = write!(out, ",\"enabled\":{},\"type\":\"{}\"", f.enabled, f.kind.as_str());
+        let _ = write!(
+            out,
+            ",\"enabled\":{},\"type\":\"{}\"",
+            f.enabled,
+            f.kind.as_str()
+        );
         if let Some(d) = &f.description {
             out.push_str(",\"description\":");
             write_str(&mut out, d);
@@ -151,7 +159,12 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
             write_str(&mut out, &f.key);
             out.push_str(",\"segments\":");
             segments(&mut out, s, r.segments);
-            let _ = write!(out, ",\"rank\":{},\"segment_operator\":\"{}\"}}", r.rank, operator(r.operator));
+            let _ = write!(
+                out,
+                ",\"rank\":{},\"segment_operator\":\"{}\"}}",
+                r.rank,
+                operator(r.operator)
+            );
         }
         out.push(']');
     }
@@ -171,13 +184,25 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
             }
             match &r.kind {
                 RolloutKind::Threshold { percentage, value } => {
-                    let _ = write!(out, "{{\"rollout_type\":\"THRESHOLD_ROLLOUT_TYPE\",\"rank\":{},", r.rank);
+                    let _ = write!(
+                        out,
+                        "{{\"rollout_type\":\"THRESHOLD_ROLLOUT_TYPE\",\"rank\":{},",
+                        r.rank
+                    );
                     out.push_str("\"threshold\":{\"percentage\":");
                     write_f32(&mut out, *percentage);
                     let _ = write!(out, ",\"value\":{value}}}}}");
                 }
-                RolloutKind::Segment { value, operator: op, segments: segs } => {
-                    let _ = write!(out, "{{\"rollout_type\":\"SEGMENT_ROLLOUT_TYPE\",\"rank\":{},", r.rank);
+                RolloutKind::Segment {
+                    value,
+                    operator: op,
+                    segments: segs,
+                } => {
+                    let _ = write!(
+                        out,
+                        "{{\"rollout_type\":\"SEGMENT_ROLLOUT_TYPE\",\"rank\":{},",
+                        r.rank
+                    );
                     let _ = write!(
                         out,
                         "\"segment\":{{\"value\":{value},\"segment_operator\":\"{}\",\"segments\":",
@@ -187,7 +212,11 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
                     out.push_str("}}");
                 }
                 RolloutKind::Unknown => {
-                    let _ = write!(out, "{{\"rollout_type\":\"UNKNOWN_ROLLOUT_TYPE\",\"rank\":{}}}", r.rank);
+                    let _ = write!(
+                        out,
+                        "{{\"rollout_type\":\"UNKNOWN_ROLLOUT_TYPE\",\"rank\":{}}}",
+                        r.rank
+                    );
                 }
             }
         }
@@ -199,7 +228,9 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
     for f in &s.flags {
         let Some(rules) = f.rules else { continue };
         for r in &s.rules[rules.range()] {
-            let Some(dists) = r.distributions else { continue };
+            let Some(dists) = r.distributions else {
+                continue;
+            };
             if !std::mem::take(&mut first) {
                 out.push(',');
             }

@@ -42,7 +42,11 @@ pub struct Snapshot {
     pub(crate) index: FlagIndex,
     pub(crate) rules: Vec<Rule>,
     pub(crate) rollouts: Vec<Rollout>,
+    /// Distinct segments: a segment used by many rules (as Flipt segments are) is stored and
+    /// pre-parsed once, which also keeps the evaluator's working set small.
     pub(crate) segments: Vec<Segment>,
+    /// Segment ids of each rule and segment rollout, in document order.
+    pub(crate) segment_refs: Vec<u32>,
     pub(crate) constraints: Vec<Constraint>,
     pub(crate) distributions: Vec<Distribution>,
     /// Sorted bucket upper bounds of the positive-rollout distributions, per rule.
@@ -61,9 +65,6 @@ pub(crate) struct Span {
 impl Span {
     pub fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
-    }
-    pub fn len(self) -> usize {
-        (self.end - self.start) as usize
     }
     pub fn is_empty(self) -> bool {
         self.start == self.end
@@ -109,6 +110,7 @@ pub(crate) struct Rule {
     pub id: Box<str>,
     pub rank: u64,
     pub operator: SegmentOperator,
+    /// Into `Snapshot::segment_refs`.
     pub segments: Span,
     /// `None` only in hand-made seeds without an `eval_distributions` entry.
     pub distributions: Option<Span>,
@@ -124,8 +126,15 @@ pub(crate) struct Rollout {
 
 #[derive(Debug)]
 pub(crate) enum RolloutKind {
-    Threshold { percentage: f32, value: bool },
-    Segment { value: bool, operator: SegmentOperator, segments: Span },
+    Threshold {
+        percentage: f32,
+        value: bool,
+    },
+    Segment {
+        value: bool,
+        operator: SegmentOperator,
+        segments: Span,
+    },
     Unknown,
 }
 
@@ -153,6 +162,8 @@ pub(crate) struct Constraint {
     pub operator: Box<str>,
     pub value: Box<str>,
     pub test: Test,
+    /// Interned id of `property`, the key of the per-evaluation context cache.
+    pub property_id: u16,
 }
 
 /// Comparison operators shared by numbers and datetimes.
@@ -274,11 +285,13 @@ impl Snapshot {
 
     /// Loads any of the three formats: a server document, engine JSON, or a base64 seed.
     ///
-    /// Text starting with `{` is JSON: engine JSON when it has the engine's `eval_rules`
+    /// Text starting with `{` or `[` is JSON: engine JSON when it has the engine's `eval_rules`
     /// key, a server document otherwise. Anything else is read as base64.
     pub fn parse(input: &str) -> Result<Snapshot, SnapshotError> {
         let trimmed = input.trim_start();
-        if trimmed.starts_with('{') {
+        if trimmed.starts_with('[') {
+            Snapshot::from_document(input)
+        } else if trimmed.starts_with('{') {
             if trimmed.contains("\"eval_rules\"") {
                 Snapshot::from_engine_json(input)
             } else {
@@ -307,6 +320,7 @@ impl Snapshot {
             rules: Vec::new(),
             rollouts: Vec::new(),
             segments: Vec::new(),
+            segment_refs: Vec::new(),
             constraints: Vec::new(),
             distributions: Vec::new(),
             bounds: Vec::new(),
@@ -327,6 +341,18 @@ impl Snapshot {
     /// Whether the snapshot has no flags.
     pub fn is_empty(&self) -> bool {
         self.flags.is_empty()
+    }
+
+    /// The type of the flag with this key, if it exists.
+    ///
+    /// ```
+    /// # let s = flipt_client::Snapshot::parse(include_str!("../../examples/data/snapshot.json"))?;
+    /// assert_eq!(s.flag_type("new-search"), Some(flipt_client::FlagType::Boolean));
+    /// assert_eq!(s.flag_type("nope"), None);
+    /// # Ok::<(), flipt_client::SnapshotError>(())
+    /// ```
+    pub fn flag_type(&self, flag_key: &str) -> Option<FlagType> {
+        self.flag(flag_key).map(|(_, f)| f.kind)
     }
 
     /// Whether a flag with this key exists.

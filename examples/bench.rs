@@ -1,0 +1,222 @@
+//! Benchmark: snapshot parse + compile, and evaluation cost, allocations and memory.
+//!
+//! ```text
+//! python3 ../shared/bench/gen_workload.py /tmp/wl
+//! cargo run --release --example bench -- --snapshot /tmp/wl/snapshot.json --requests /tmp/wl/requests.jsonl
+//! ```
+//!
+//! Evaluations run through the public `FliptClient` API (lock + `Arc` clone included) with
+//! each request's context as a slice of `(key, value)` pairs; the `HashMap` figure is printed
+//! too. The last line is machine-readable:
+//! `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
+
+use flipt_client::{FliptClient, Snapshot};
+use serde_json::Value;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Counts every allocation in the process (the benchmark is single-threaded).
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// One request; its strings live in one shared arena so that a pass over the requests reads
+/// memory in order, as a real caller's hot data would be, rather than chasing thousands of
+/// cold heap allocations (which measured the cache, not the evaluator).
+struct Request<'a> {
+    boolean: bool,
+    flag: &'a str,
+    entity: &'a str,
+    pairs: &'a [(&'a str, &'a str)],
+    map: HashMap<String, String>,
+}
+
+fn arg(name: &str) -> Option<String> {
+    let mut it = std::env::args();
+    while let Some(a) = it.next() {
+        if a == name {
+            return it.next();
+        }
+    }
+    None
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Median over `passes` of the mean ns per evaluation of `reqs`, and the allocations made by
+/// the evaluations themselves.
+fn time_passes(
+    passes: usize,
+    reqs: &[&Request<'_>],
+    mut eval: impl FnMut(&Request<'_>) -> bool,
+) -> (f64, u64) {
+    let mut per_pass = Vec::with_capacity(passes);
+    let mut allocs = 0;
+    for _ in 0..passes {
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let start = Instant::now();
+        for r in reqs {
+            black_box(eval(r));
+        }
+        let elapsed = start.elapsed();
+        allocs += ALLOCS.load(Ordering::Relaxed) - before;
+        per_pass.push(elapsed.as_nanos() as f64 / reqs.len().max(1) as f64);
+    }
+    (median(per_pass), allocs)
+}
+
+fn main() {
+    let (Some(snapshot_path), Some(requests_path)) = (arg("--snapshot"), arg("--requests")) else {
+        eprintln!("usage: bench --snapshot FILE --requests FILE.jsonl [--passes N]");
+        std::process::exit(2);
+    };
+    let passes: usize = arg("--passes").and_then(|p| p.parse().ok()).unwrap_or(15);
+    let text = std::fs::read_to_string(&snapshot_path).expect("read snapshot");
+
+    // Parse + compile, best and median of several runs.
+    let mut parse_ms = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let s = Snapshot::parse(&text).expect("snapshot parses");
+        parse_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        black_box(s);
+    }
+    let parse = median(parse_ms);
+    let mb_per_s = text.len() as f64 / 1e6 / (parse / 1e3);
+    let snapshot = Snapshot::parse(&text).expect("snapshot parses");
+    println!(
+        "snapshot: {} flags, {:.2} MB, parse+compile median {:.2} ms = {:.0} MB/s",
+        snapshot.len(),
+        text.len() as f64 / 1e6,
+        parse,
+        mb_per_s
+    );
+    let client = FliptClient::from_snapshot(snapshot);
+
+    let parsed: Vec<Value> = std::fs::read_to_string(&requests_path)
+        .expect("read requests")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("request JSON"))
+        .collect();
+    // Lay all strings out in one arena, request after request.
+    let mut arena = String::new();
+    let mut spans = Vec::new();
+    let push = |arena: &mut String, s: &str| {
+        let start = arena.len();
+        arena.push_str(s);
+        (start, arena.len())
+    };
+    for v in &parsed {
+        let flag = push(&mut arena, v["flag_key"].as_str().unwrap_or_default());
+        let entity = push(&mut arena, v["entity_id"].as_str().unwrap_or_default());
+        let ctx: Vec<_> = v["context"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((push(&mut arena, k), push(&mut arena, v.as_str()?))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        spans.push((flag, entity, ctx));
+    }
+    let text_of = |(a, b): (usize, usize)| &arena[a..b];
+    let mut all_pairs: Vec<(&str, &str)> = Vec::new();
+    let mut pair_ranges = Vec::new();
+    for (_, _, ctx) in &spans {
+        let start = all_pairs.len();
+        all_pairs.extend(ctx.iter().map(|&(k, v)| (text_of(k), text_of(v))));
+        pair_ranges.push(start..all_pairs.len());
+    }
+    let requests: Vec<Request> = parsed
+        .iter()
+        .zip(&spans)
+        .zip(pair_ranges)
+        .map(|((v, (flag, entity, _)), range)| {
+            let pairs = &all_pairs[range];
+            Request {
+                boolean: v["type"] == "boolean",
+                flag: text_of(*flag),
+                entity: text_of(*entity),
+                pairs,
+                map: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }
+        })
+        .collect();
+    let variants: Vec<&Request> = requests.iter().filter(|r| !r.boolean).collect();
+    let booleans: Vec<&Request> = requests.iter().filter(|r| r.boolean).collect();
+    println!(
+        "requests: {} variant, {} boolean, {passes} passes",
+        variants.len(),
+        booleans.len()
+    );
+
+    let variant = |r: &Request<'_>| client.evaluate_variant(r.flag, r.entity, r.pairs).is_ok();
+    let boolean = |r: &Request<'_>| client.evaluate_boolean(r.flag, r.entity, r.pairs).is_ok();
+    // Warm up, and count failures (there should be none on the generated workload).
+    let failures = variants.iter().filter(|r| !variant(r)).count()
+        + booleans.iter().filter(|r| !boolean(r)).count();
+
+    let (variant_ns, variant_allocs) = time_passes(passes, &variants, variant);
+    let (boolean_ns, boolean_allocs) = time_passes(passes, &booleans, boolean);
+    let allocs = variant_allocs + boolean_allocs;
+    let evals = (passes * requests.len()) as u64;
+    let allocs_per_eval = allocs as f64 / evals as f64;
+
+    let (variant_map_ns, _) = time_passes(passes, &variants, |r| {
+        client.evaluate_variant(r.flag, r.entity, &r.map).is_ok()
+    });
+    let (boolean_map_ns, _) = time_passes(passes, &booleans, |r| {
+        client.evaluate_boolean(r.flag, r.entity, &r.map).is_ok()
+    });
+    let snap = client.snapshot();
+    let (variant_direct_ns, _) = time_passes(passes, &variants, |r| {
+        snap.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
+    });
+
+    println!("variant:  median {variant_ns:.1} ns/eval (pairs), {variant_map_ns:.1} ns/eval (HashMap), {variant_direct_ns:.1} ns/eval (snapshot, no lock)");
+    println!(
+        "boolean:  median {boolean_ns:.1} ns/eval (pairs), {boolean_map_ns:.1} ns/eval (HashMap)"
+    );
+    println!("allocations: {allocs} in {evals} evaluations ({allocs_per_eval} per evaluation), {failures} failed requests");
+    let rss = peak_rss_kb();
+    println!("peak RSS: {rss} kB");
+    println!(
+        "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss}"
+    );
+}

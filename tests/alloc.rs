@@ -1,0 +1,178 @@
+//! Successful evaluations on a warmed client perform no heap allocation. Counted with a
+//! global allocator that counts only on the measuring thread.
+
+use flipt_client::{BatchItem, EvaluationRequest, FliptClient, Snapshot};
+use serde_json::Value;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::HashMap;
+
+struct Counting;
+
+thread_local! {
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        System.alloc(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations made by `f` on this thread.
+fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    let out = f();
+    ACTIVE.with(|a| a.set(false));
+    (COUNT.with(Cell::get), out)
+}
+
+struct Case {
+    kind: String,
+    flag: String,
+    entity: String,
+    context: HashMap<String, String>,
+    pairs: Vec<(String, String)>,
+}
+
+fn load(name: &str) -> (FliptClient, Vec<Case>) {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let snapshot = Snapshot::from_document(&file["snapshot"].to_string()).unwrap();
+    let client = FliptClient::from_snapshot_in(file["namespace"].as_str().unwrap(), snapshot);
+    let mut cases = Vec::new();
+    for c in file["cases"].as_array().unwrap() {
+        let kind = c["type"].as_str().unwrap();
+        if (kind == "variant" || kind == "boolean") && c["expected"]["status"] == "success" {
+            let r = &c["request"];
+            let context: HashMap<String, String> = r["context"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            cases.push(Case {
+                kind: kind.into(),
+                flag: r["flag_key"].as_str().unwrap().into(),
+                entity: r["entity_id"].as_str().unwrap().into(),
+                pairs: context.clone().into_iter().collect(),
+                context,
+            });
+        }
+    }
+    (client, cases)
+}
+
+#[test]
+fn variant_and_boolean_evaluations_allocate_nothing() {
+    let mut checked = 0;
+    for seed in 1..=5 {
+        let (client, cases) = load(&format!("gen-seed{seed}.json"));
+        for case in &cases {
+            let (n, ok) = allocations(|| match case.kind.as_str() {
+                "variant" => {
+                    let a = client
+                        .evaluate_variant(&case.flag, &case.entity, &case.context)
+                        .is_ok();
+                    let b = client
+                        .evaluate_variant(&case.flag, &case.entity, case.pairs.as_slice())
+                        .is_ok();
+                    a && b
+                }
+                _ => {
+                    let a = client
+                        .evaluate_boolean(&case.flag, &case.entity, &case.context)
+                        .is_ok();
+                    let b = client
+                        .evaluate_boolean(&case.flag, &case.entity, case.pairs.as_slice())
+                        .is_ok();
+                    a && b
+                }
+            });
+            assert!(ok, "case should succeed: {} {}", case.flag, case.entity);
+            assert_eq!(
+                n, 0,
+                "{} evaluation of {} for {:?} allocated {n} times",
+                case.kind, case.flag, case.entity
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 5000, "only {checked} cases checked");
+}
+
+#[test]
+fn reading_results_allocates_nothing() {
+    let client =
+        FliptClient::from_snapshot_json(include_str!("../examples/data/snapshot.json")).unwrap();
+    let ctx = [("plan", "pro"), ("age", "30")];
+    let (n, total) = allocations(|| {
+        let r = client
+            .evaluate_variant("checkout-theme", "user-1", &ctx)
+            .unwrap();
+        let mut total = r.variant_key().len() + r.variant_attachment().map_or(0, str::len);
+        total += r.segment_keys().map(str::len).sum::<usize>();
+        let b = client
+            .evaluate_boolean("new-search", "user-1", &[("beta", "true")])
+            .unwrap();
+        total += b.segment_keys().count() + usize::from(b.is_enabled()) + b.flag_key().len();
+        total
+    });
+    assert!(total > 0);
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn batch_allocates_only_its_result_vector() {
+    let (client, cases) = load("gen-seed1.json");
+    let requests: Vec<_> = cases
+        .iter()
+        .take(64)
+        .map(|c| EvaluationRequest::new(c.flag.as_str(), c.entity.as_str(), &c.context))
+        .collect();
+    // evaluate_batch: exactly one allocation, the response vector.
+    let (n, batch) = allocations(|| client.evaluate_batch(&requests).unwrap());
+    assert_eq!(batch.responses.len(), 64);
+    assert!(batch
+        .responses
+        .iter()
+        .all(|r| !matches!(r, BatchItem::Error(_))));
+    assert_eq!(n, 1, "evaluate_batch of 64 allocated {n} times");
+    // evaluate_batch_into with a reused vector: none.
+    let mut out = Vec::with_capacity(64);
+    let (n, ()) = allocations(|| {
+        for _ in 0..10 {
+            out.clear();
+            client.evaluate_batch_into(&requests, &mut out).unwrap();
+        }
+    });
+    assert_eq!(out.len(), 64);
+    assert_eq!(n, 0, "evaluate_batch_into allocated {n} times");
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the guard: a test that allocates must be counted.
+    let (n, v) = allocations(|| vec![1u8; 16]);
+    assert_eq!(v.len(), 16);
+    assert_eq!(n, 1);
+}
