@@ -2,10 +2,14 @@
 
 use crate::error::Error;
 use crate::eval::{self, result::*, Context};
+use crate::net::http::{Fetched, Fetcher};
+use crate::net::poller::{self, Poller};
+use crate::net::stop::Stop;
+use crate::options::{Authentication, ClientOptions, ErrorStrategy};
 use crate::snapshot::{FlagInfo, Snapshot};
-use crate::store::Store;
+use crate::store::{Health, SnapshotSource, Store};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A Flipt client that evaluates flags locally against an in-memory snapshot.
 ///
@@ -32,6 +36,18 @@ pub struct FliptClient {
 struct Inner {
     namespace: Arc<str>,
     store: Arc<Store>,
+    /// Credentials for the next request; `None` for offline clients.
+    auth: Option<Arc<RwLock<Option<Authentication>>>>,
+    /// The update thread; `None` for offline clients and after `close()`.
+    poller: Mutex<Option<Poller>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.poller.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            p.close();
+        }
+    }
 }
 
 impl std::fmt::Debug for FliptClient {
@@ -44,6 +60,104 @@ impl std::fmt::Debug for FliptClient {
 }
 
 impl FliptClient {
+    /// Connects to a Flipt server: validates `options`, fetches the first snapshot on the
+    /// calling thread, then starts one background thread that keeps it fresh.
+    ///
+    /// Errors: [`Error::Validation`] for bad options (URL, TLS files or PEM, zero interval,
+    /// a seed that is not a snapshot of this namespace); under [`ErrorStrategy::Fail`], the
+    /// first fetch's error. Under [`ErrorStrategy::Fallback`] a failed first fetch is logged
+    /// and the client starts from the seed, or from an empty snapshot.
+    ///
+    /// ```no_run
+    /// use flipt_client::{Authentication, ClientOptions, FliptClient};
+    ///
+    /// let client = FliptClient::new(
+    ///     ClientOptions::new()
+    ///         .url("http://localhost:8080")
+    ///         .authentication(Authentication::client_token("secret")),
+    /// )?;
+    /// let r = client.evaluate_boolean("new-search", "user-1", &[("plan", "pro")])?;
+    /// client.close();
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn new(options: ClientOptions) -> Result<FliptClient, Error> {
+        options.validate()?;
+        let (initial, source) = match &options.snapshot {
+            Some(seed) => {
+                let s = Snapshot::from_base64(seed)
+                    .map_err(|e| Error::Validation(format!("snapshot option: {e}")))?;
+                if s.namespace() != options.namespace {
+                    return Err(Error::Validation(format!(
+                        "snapshot option: the seed is for namespace {:?}, not {:?}",
+                        s.namespace(),
+                        options.namespace
+                    )));
+                }
+                (s, SnapshotSource::Seed)
+            }
+            None => (Snapshot::empty(&options.namespace), SnapshotSource::Empty),
+        };
+        let store = Arc::new(Store::new(Arc::new(initial), source));
+        let auth = Arc::new(RwLock::new(options.authentication.clone()));
+        let stop = Arc::new(Stop::default());
+        let mut fetcher = Fetcher::new(&options, Arc::clone(&auth), Arc::clone(&stop))?;
+
+        match fetcher.fetch() {
+            Ok(fetched @ Fetched::Snapshot(_)) => poller::apply(&store, options.error_strategy, Ok(fetched)),
+            Ok(Fetched::NotModified) => {}
+            Err(e) if options.error_strategy == ErrorStrategy::Fail => return Err(e),
+            Err(e) => {
+                log::warn!("flipt: initial fetch failed, starting from the {source:?} snapshot: {e}");
+                store.record_error(e);
+            }
+        }
+        let poller = Poller::start(
+            fetcher,
+            Arc::clone(&store),
+            stop,
+            options.fetch_mode,
+            options.error_strategy,
+            options.update_interval,
+        )?;
+        Ok(FliptClient {
+            inner: Arc::new(Inner {
+                namespace: Arc::from(options.namespace.as_str()),
+                store,
+                auth: Some(auth),
+                poller: Mutex::new(Some(poller)),
+            }),
+        })
+    }
+
+    /// Stops the background thread and waits for it: promptly, even in the middle of a
+    /// backoff sleep, a request or an idle stream. Evaluations keep working on the last
+    /// snapshot. Idempotent; also done when the last clone of the client is dropped.
+    pub fn close(&self) {
+        let poller = self.inner.poller.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut p) = poller {
+            p.close();
+        }
+    }
+
+    /// Replaces the credentials used from the next request on (the next poll or stream
+    /// reconnect). `None` removes the `Authorization` header.
+    pub fn update_authentication(&self, authentication: Option<Authentication>) -> Result<(), Error> {
+        if let Some(a) = &authentication {
+            a.validate()?;
+        }
+        let Some(auth) = &self.inner.auth else {
+            return Err(Error::Validation("an offline client has no server to authenticate to".into()));
+        };
+        *auth.write().unwrap_or_else(|p| p.into_inner()) = authentication;
+        Ok(())
+    }
+
+    /// The state of updates: generation, where the snapshot came from and when, the last
+    /// success and the last error.
+    pub fn health(&self) -> Health {
+        self.inner.store.health()
+    }
+
     /// A client that evaluates `snapshot` in the snapshot's own namespace, with no server.
     pub fn from_snapshot(snapshot: Snapshot) -> FliptClient {
         let namespace: Arc<str> = Arc::clone(&snapshot.namespace);
@@ -60,7 +174,9 @@ impl FliptClient {
         FliptClient {
             inner: Arc::new(Inner {
                 namespace,
-                store: Arc::new(Store::new(Arc::new(snapshot))),
+                store: Arc::new(Store::new(Arc::new(snapshot), SnapshotSource::Local)),
+                auth: None,
+                poller: Mutex::new(None),
             }),
         }
     }
@@ -192,8 +308,4 @@ impl FliptClient {
         Ok(self.inner.store.load()?.to_base64())
     }
 
-    #[allow(dead_code)]
-    pub(crate) fn store(&self) -> &Arc<Store> {
-        &self.inner.store
-    }
 }

@@ -26,6 +26,8 @@
 mod client;
 mod error;
 mod eval;
+pub mod net;
+mod options;
 mod snapshot;
 mod store;
 
@@ -38,7 +40,9 @@ pub use eval::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Reason, SegmentKeys, VariantEvaluation,
 };
+pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
 pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
+pub use store::{Health, SnapshotSource};
 
 // The README's examples are compiled and run as doctests.
 #[doc = include_str!("../README.md")]

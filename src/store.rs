@@ -5,7 +5,45 @@
 use crate::error::Error;
 use crate::snapshot::Snapshot;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+/// Where the current snapshot came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SnapshotSource {
+    /// Fetched from the Flipt server.
+    Server,
+    /// The `snapshot` seed option.
+    Seed,
+    /// Given to an offline constructor (a file, a document or a [`Snapshot`]).
+    Local,
+    /// Nothing has been loaded yet: an empty snapshot.
+    Empty,
+}
+
+/// The state of the client's updates, from [`crate::FliptClient::health`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Health {
+    /// Increases with every installed snapshot.
+    pub generation: u64,
+    /// Where the current snapshot came from.
+    pub source: SnapshotSource,
+    /// When the current snapshot was installed.
+    pub installed_at: SystemTime,
+    /// When the server last answered successfully (a new snapshot or "not modified").
+    pub last_success: Option<SystemTime>,
+    /// The last update failure and when it happened.
+    pub last_error: Option<(SystemTime, Error)>,
+}
+
+impl Health {
+    /// How long ago the current snapshot was installed.
+    pub fn snapshot_age(&self) -> std::time::Duration {
+        SystemTime::now().duration_since(self.installed_at).unwrap_or_default()
+    }
+}
 
 #[derive(Clone)]
 struct Current {
@@ -17,17 +55,41 @@ struct Current {
 pub(crate) struct Store {
     current: RwLock<Current>,
     generation: AtomicU64,
+    health: Mutex<Health>,
 }
 
 impl Store {
-    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+    pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
         Store {
-            current: RwLock::new(Current {
-                snapshot,
-                error: None,
-            }),
+            current: RwLock::new(Current { snapshot, error: None }),
             generation: AtomicU64::new(1),
+            health: Mutex::new(Health {
+                generation: 1,
+                source,
+                installed_at: SystemTime::now(),
+                last_success: None,
+                last_error: None,
+            }),
         }
+    }
+
+    fn health_mut(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn health(&self) -> Health {
+        let mut h = self.health_mut().clone();
+        h.generation = self.generation();
+        h
+    }
+
+    /// The server answered "not modified".
+    pub fn record_check(&self) {
+        self.health_mut().last_success = Some(SystemTime::now());
+    }
+
+    pub fn record_error(&self, error: Error) {
+        self.health_mut().last_error = Some((SystemTime::now(), error));
     }
 
     /// The current snapshot, or the stored error. The lock is released before returning.
@@ -52,8 +114,8 @@ impl Store {
         )
     }
 
-    /// Installs a new snapshot (built off-lock by the caller) and clears any stored error.
-    #[allow(dead_code)]
+    /// Installs a new snapshot from the server (built off-lock by the caller) and clears any
+    /// stored error. Returns the previous snapshot so the caller frees it outside the lock.
     pub fn swap(&self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
         let old = {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
@@ -61,12 +123,15 @@ impl Store {
             std::mem::replace(&mut cur.snapshot, snapshot)
         };
         self.generation.fetch_add(1, Ordering::Release);
-        // `old` is dropped by the caller, outside the lock.
+        let now = SystemTime::now();
+        let mut h = self.health_mut();
+        h.source = SnapshotSource::Server;
+        h.installed_at = now;
+        h.last_success = Some(now);
         old
     }
 
     /// Stores an error that evaluations return until the next successful swap.
-    #[allow(dead_code)]
     pub fn set_error(&self, error: Error) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         cur.error = Some(Arc::new(error));

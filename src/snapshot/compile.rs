@@ -16,7 +16,7 @@ struct Builder {
     /// Lookup key → position in `snap.flags`, frozen into `snap.index` by `finish`.
     lookup: HashMap<String, u32>,
     /// Segment content → id in `snap.segments`, to store each distinct segment once.
-    segment_ids: HashMap<String, u32>,
+    segment_ids: HashMap<Vec<u8>, u32>,
     /// Context property name → interned id.
     property_ids: HashMap<String, u16>,
 }
@@ -194,29 +194,19 @@ impl Builder {
     /// The id of a segment with this exact content, adding it if new.
     fn segment(&mut self, seg: SegmentIn) -> Result<u32, SnapshotError> {
         let match_type = match_type(&seg.match_type);
-        let mut signature = String::with_capacity(64);
-        for part in [
-            seg.key.as_str(),
-            if match_type == MatchType::All {
-                "A"
-            } else {
-                "Y"
-            },
-        ] {
-            signature.push_str(part);
-            signature.push('\0');
-        }
+        // Length-prefixed fields, so that no two different segments share a signature.
+        let mut signature: Vec<u8> = Vec::with_capacity(64);
+        let mut field = |bytes: &[u8]| {
+            signature.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            signature.extend_from_slice(bytes);
+        };
+        field(seg.key.as_bytes());
+        field(if match_type == MatchType::All { b"A" } else { b"Y" });
         for c in &seg.constraints {
-            for part in [
-                crate::snapshot::export::constraint_type(constraint_type(&c.kind)),
-                &c.property,
-                &c.operator,
-                &c.value,
-            ] {
-                signature.push_str(&part.len().to_string());
-                signature.push(':');
-                signature.push_str(part);
-            }
+            field(crate::snapshot::export::constraint_type(constraint_type(&c.kind)).as_bytes());
+            field(c.property.as_bytes());
+            field(c.operator.as_bytes());
+            field(c.value.as_bytes());
         }
         if let Some(&id) = self.segment_ids.get(&signature) {
             return Ok(id);

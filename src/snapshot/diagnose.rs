@@ -13,6 +13,8 @@ use std::fmt::Write;
 pub(crate) enum Format {
     Document,
     Engine,
+    /// A line of the streaming endpoint, `{"result": Document}`.
+    StreamLine,
 }
 
 /// Finds a precise reason for a parse failure of `text` in `format`.
@@ -29,6 +31,7 @@ pub(crate) fn diagnose(text: &str, format: Format) -> SnapshotError {
     let res = match format {
         Format::Document => document(&value, &mut path),
         Format::Engine => engine(&value, &mut path),
+        Format::StreamLine => stream_line(&value, &mut path),
     };
     match res {
         Err(msg) => SnapshotError::at(path, msg),
@@ -284,6 +287,20 @@ fn constraint(v: &Value, path: &mut String) -> Check {
         req_with(o, key, path, string)?;
     }
     Ok(())
+}
+
+fn stream_line(v: &Value, path: &mut String) -> Check {
+    let o = object(v)?;
+    if o.get("result").is_none() {
+        if let Some(Value::Object(e)) = o.get("error") {
+            path.push_str("error");
+            return Err(match e.get("message") {
+                Some(Value::String(_)) => "the server reported an error in the stream",
+                _ => "the server reported an error",
+            });
+        }
+    }
+    req_object(o, "result", path, document)
 }
 
 // ---- engine snapshot ----

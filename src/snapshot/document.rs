@@ -14,6 +14,12 @@ pub(crate) struct Document {
     pub flags: Vec<DocFlag>,
 }
 
+/// One message of the streaming endpoint: `{"result": Document}`.
+#[derive(Deserialize)]
+pub(crate) struct StreamMessage {
+    pub result: Document,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct NamespaceRef {
     pub key: String,

@@ -255,6 +255,24 @@ impl Snapshot {
         }
     }
 
+    /// Parses one line of the streaming endpoint, `{"result": <document>}`.
+    pub(crate) fn from_stream_line(line: &str) -> Result<Snapshot, SnapshotError> {
+        match miniserde::json::from_str::<document::StreamMessage>(line) {
+            Ok(msg) => compile::from_document(msg.result),
+            Err(_) => {
+                // Surface the server's own words for an `{"error": {...}}` line.
+                if let Ok(miniserde::json::Value::Object(o)) = miniserde::json::from_str(line) {
+                    if let Some(miniserde::json::Value::Object(e)) = o.get("error") {
+                        if let Some(miniserde::json::Value::String(m)) = e.get("message") {
+                            return Err(SnapshotError::at("error", format!("the server reported: {m}")));
+                        }
+                    }
+                }
+                Err(diagnose::diagnose(line, Format::StreamLine))
+            }
+        }
+    }
+
     /// Parses the official engine's internal snapshot JSON (what `get_snapshot` encodes).
     pub fn from_engine_json(json: &str) -> Result<Snapshot, SnapshotError> {
         match miniserde::json::from_str::<document::EngineSnapshot>(json) {

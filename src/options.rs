@@ -1,0 +1,367 @@
+//! Client options: the official SDKs' option set, with a builder that reads well in Rust and
+//! validation that rejects bad options at construction (the official engine silently falls
+//! back to defaults instead).
+
+use crate::error::Error;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the client authenticates to the Flipt server.
+///
+/// `Debug` output never shows the token.
+///
+/// ```
+/// use flipt_client::Authentication;
+/// let auth = Authentication::client_token("secret");
+/// assert_eq!(format!("{auth:?}"), "ClientToken(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Authentication {
+    /// A static or client token, sent as `Authorization: Bearer {token}`.
+    ClientToken(String),
+    /// A JSON Web Token, sent as `Authorization: JWT {token}`.
+    Jwt(String),
+}
+
+impl Authentication {
+    /// A client token (`Authorization: Bearer {token}`).
+    pub fn client_token(token: impl Into<String>) -> Self {
+        Authentication::ClientToken(token.into())
+    }
+
+    /// A JWT (`Authorization: JWT {token}`).
+    pub fn jwt(token: impl Into<String>) -> Self {
+        Authentication::Jwt(token.into())
+    }
+
+    pub(crate) fn header_value(&self) -> String {
+        match self {
+            Authentication::ClientToken(t) => format!("Bearer {t}"),
+            Authentication::Jwt(t) => format!("JWT {t}"),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let token = match self {
+            Authentication::ClientToken(t) | Authentication::Jwt(t) => t,
+        };
+        if token.trim().is_empty() {
+            return Err(Error::Validation("authentication token is empty".into()));
+        }
+        if token.bytes().any(|b| b < 0x20 || b == 0x7F) {
+            return Err(Error::Validation("authentication token contains control characters".into()));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Authentication::ClientToken(_) => f.write_str("ClientToken(<redacted>)"),
+            Authentication::Jwt(_) => f.write_str("Jwt(<redacted>)"),
+        }
+    }
+}
+
+/// How the client keeps its snapshot fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FetchMode {
+    /// Fetch the snapshot every `update_interval` (default).
+    #[default]
+    Polling,
+    /// Hold a stream open and apply each snapshot the server pushes.
+    Streaming,
+}
+
+/// What happens when an update fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ErrorStrategy {
+    /// Construction fails if the first fetch fails; later failures make evaluations return
+    /// the error until the next successful update (default, as in the official SDKs).
+    #[default]
+    Fail,
+    /// Construction succeeds from the seed (or an empty snapshot); failures keep the last
+    /// good snapshot and are only logged.
+    Fallback,
+}
+
+/// TLS settings, with the eight fields of the official SDKs. Inline `*_data` takes precedence
+/// over the matching `*_file`.
+///
+/// `Debug` output never shows key material.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// PEM file of CA certificates to trust in addition to the built-in (webpki) roots.
+    pub ca_cert_file: Option<PathBuf>,
+    /// PEM text of CA certificates; takes precedence over `ca_cert_file`.
+    pub ca_cert_data: Option<String>,
+    /// Accept any server certificate and host name. For tests only.
+    pub insecure_skip_verify: bool,
+    /// Verify the certificate chain but not the host name.
+    pub insecure_skip_hostname_verify: bool,
+    /// PEM file of the client certificate chain (mTLS).
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client private key (PKCS#8, PKCS#1 or SEC1).
+    pub client_key_file: Option<PathBuf>,
+    /// PEM text of the client certificate chain; with `client_key_data`, takes precedence.
+    pub client_cert_data: Option<String>,
+    /// PEM text of the client private key.
+    pub client_key_data: Option<String>,
+}
+
+impl TlsConfig {
+    /// An empty configuration: the built-in roots, full verification, no client certificate.
+    pub fn new() -> Self {
+        TlsConfig::default()
+    }
+
+    /// Trusts the CA certificates in a PEM file.
+    pub fn ca_cert_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_cert_file = Some(path.into());
+        self
+    }
+
+    /// Trusts the CA certificates in PEM text.
+    pub fn ca_cert_data(mut self, pem: impl Into<String>) -> Self {
+        self.ca_cert_data = Some(pem.into());
+        self
+    }
+
+    /// Accepts any server certificate. Never use this in production.
+    pub fn insecure_skip_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_verify = skip;
+        self
+    }
+
+    /// Verifies the chain but accepts any host name.
+    pub fn insecure_skip_hostname_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_hostname_verify = skip;
+        self
+    }
+
+    /// Presents a client certificate read from PEM files (mTLS).
+    pub fn client_cert_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.client_cert_file = Some(cert.into());
+        self.client_key_file = Some(key.into());
+        self
+    }
+
+    /// Presents a client certificate given as PEM text (mTLS).
+    pub fn client_cert_data(mut self, cert: impl Into<String>, key: impl Into<String>) -> Self {
+        self.client_cert_data = Some(cert.into());
+        self.client_key_data = Some(key.into());
+        self
+    }
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TlsConfig")
+            .field("ca_cert_file", &self.ca_cert_file)
+            .field("ca_cert_data", &self.ca_cert_data.as_ref().map(|d| format!("<{} bytes of PEM>", d.len())))
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("insecure_skip_hostname_verify", &self.insecure_skip_hostname_verify)
+            .field("client_cert_file", &self.client_cert_file)
+            .field("client_key_file", &self.client_key_file)
+            .field("client_cert_data", &self.client_cert_data.as_ref().map(|d| format!("<{} bytes of PEM>", d.len())))
+            .field("client_key_data", &redacted(&self.client_key_data))
+            .finish()
+    }
+}
+
+/// Options of a [`crate::FliptClient`] connected to a Flipt server.
+///
+/// Names and defaults follow the official SDKs. Build with chained setters; validation
+/// happens in [`crate::FliptClient::new`].
+///
+/// ```
+/// use flipt_client::{Authentication, ClientOptions, ErrorStrategy, FetchMode};
+/// use std::time::Duration;
+///
+/// let options = ClientOptions::new()
+///     .url("https://flipt.example.com")
+///     .namespace("production")
+///     .environment("default")
+///     .authentication(Authentication::client_token("secret"))
+///     .update_interval(Duration::from_secs(30))
+///     .request_timeout(Duration::from_secs(5))
+///     .fetch_mode(FetchMode::Streaming)
+///     .error_strategy(ErrorStrategy::Fallback);
+/// assert_eq!(options.namespace, "production");
+/// assert!(!format!("{options:?}").contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Base URL of the Flipt server (default `http://localhost:8080`). A path prefix is kept.
+    pub url: String,
+    /// Namespace to fetch and evaluate (default `default`).
+    pub namespace: String,
+    /// Environment, sent as `X-Flipt-Environment` and used in the stream path (default
+    /// `default`; empty omits the header).
+    pub environment: String,
+    /// Optional reference (`?reference=`), for servers that support it.
+    pub reference: Option<String>,
+    /// Total time allowed for one snapshot request (connect, headers and body); `None` = no
+    /// limit. Polling only: a stream stays open indefinitely.
+    pub request_timeout: Option<Duration>,
+    /// Polling period (default 120 s).
+    pub update_interval: Duration,
+    /// Credentials, if the server requires them.
+    pub authentication: Option<Authentication>,
+    /// Polling (default) or streaming.
+    pub fetch_mode: FetchMode,
+    /// Fail (default) or fallback.
+    pub error_strategy: ErrorStrategy,
+    /// A base64 seed snapshot (the format of `get_snapshot`) to start from.
+    pub snapshot: Option<String>,
+    /// TLS settings for `https` URLs.
+    pub tls_config: Option<TlsConfig>,
+    /// Base of the full-jitter exponential backoff between retries and stream reconnects
+    /// (default 1 s; delays are uniform in `[0, min(30 s, base × 2ⁿ))`).
+    pub retry_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            url: "http://localhost:8080".into(),
+            namespace: "default".into(),
+            environment: "default".into(),
+            reference: None,
+            request_timeout: None,
+            update_interval: Duration::from_secs(120),
+            authentication: None,
+            fetch_mode: FetchMode::Polling,
+            error_strategy: ErrorStrategy::Fail,
+            snapshot: None,
+            tls_config: None,
+            retry_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("environment", &self.environment)
+            .field("reference", &self.reference)
+            .field("request_timeout", &self.request_timeout)
+            .field("update_interval", &self.update_interval)
+            .field("authentication", &self.authentication)
+            .field("fetch_mode", &self.fetch_mode)
+            .field("error_strategy", &self.error_strategy)
+            .field("snapshot", &self.snapshot.as_ref().map(|s| format!("<{} bytes of base64>", s.len())))
+            .field("tls_config", &self.tls_config)
+            .field("retry_backoff", &self.retry_backoff)
+            .finish()
+    }
+}
+
+impl ClientOptions {
+    /// The defaults of the official SDKs.
+    pub fn new() -> Self {
+        ClientOptions::default()
+    }
+
+    /// Sets the server's base URL.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// Sets the namespace.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Sets the environment.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// Sets the reference.
+    pub fn reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
+    }
+
+    /// Sets the total timeout of one snapshot request.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the polling period.
+    pub fn update_interval(mut self, interval: Duration) -> Self {
+        self.update_interval = interval;
+        self
+    }
+
+    /// Sets the credentials.
+    pub fn authentication(mut self, authentication: Authentication) -> Self {
+        self.authentication = Some(authentication);
+        self
+    }
+
+    /// Chooses polling or streaming.
+    pub fn fetch_mode(mut self, mode: FetchMode) -> Self {
+        self.fetch_mode = mode;
+        self
+    }
+
+    /// Chooses fail or fallback.
+    pub fn error_strategy(mut self, strategy: ErrorStrategy) -> Self {
+        self.error_strategy = strategy;
+        self
+    }
+
+    /// Starts from a base64 seed snapshot.
+    pub fn snapshot(mut self, base64: impl Into<String>) -> Self {
+        self.snapshot = Some(base64.into());
+        self
+    }
+
+    /// Sets the TLS configuration.
+    pub fn tls_config(mut self, tls: TlsConfig) -> Self {
+        self.tls_config = Some(tls);
+        self
+    }
+
+    /// Sets the base delay of retry backoff.
+    pub fn retry_backoff(mut self, base: Duration) -> Self {
+        self.retry_backoff = base;
+        self
+    }
+
+    /// Checks everything that can be checked without the network.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        crate::net::http::base_url(&self.url)?;
+        if self.namespace.is_empty() {
+            return Err(Error::Validation("namespace is empty".into()));
+        }
+        if self.update_interval.is_zero() {
+            return Err(Error::Validation("update_interval must be greater than zero".into()));
+        }
+        if self.request_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Validation(
+                "request_timeout must be greater than zero (leave it unset for no limit)".into(),
+            ));
+        }
+        if let Some(auth) = &self.authentication {
+            auth.validate()?;
+        }
+        Ok(())
+    }
+}
