@@ -13,22 +13,34 @@
 use flipt_client::{FliptClient, Snapshot};
 use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Counts every allocation in the process (the benchmark is single-threaded).
+/// Counts the allocations of the thread that evaluates (not those of a poller thread).
 struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn allocations_so_far() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+fn count() {
+    // `try_with`: the allocator may run while thread-locals are being torn down.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         System.alloc(layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         System.realloc(ptr, layout, new_size)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -86,16 +98,51 @@ fn time_passes(
     let mut per_pass = Vec::with_capacity(passes);
     let mut allocs = 0;
     for _ in 0..passes {
-        let before = ALLOCS.load(Ordering::Relaxed);
+        let before = allocations_so_far();
         let start = Instant::now();
         for r in reqs {
             black_box(eval(r));
         }
         let elapsed = start.elapsed();
-        allocs += ALLOCS.load(Ordering::Relaxed) - before;
+        allocs += allocations_so_far() - before;
         per_pass.push(elapsed.as_nanos() as f64 / reqs.len().max(1) as f64);
     }
     (median(per_pass), allocs)
+}
+
+/// Serves `body` with a new ETag on every request, on a background thread; returns its URL.
+fn serve_snapshot(body: String) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+    let url = format!("http://{}", listener.local_addr().ok()?);
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line == "\r\n" => {
+                        n += 1;
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nETag: {n}\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        let w = reader.get_mut();
+                        if w.write_all(head.as_bytes())
+                            .and_then(|()| w.write_all(body.as_bytes()))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    });
+    Some(url)
 }
 
 fn main() {
@@ -216,6 +263,31 @@ fn main() {
     println!("allocations: {allocs} in {evals} evaluations ({allocs_per_eval} per evaluation), {failures} failed requests");
     let rss = peak_rss_kb();
     println!("peak RSS: {rss} kB");
+
+    // The same evaluations through a client whose poller swaps in a fresh copy of the
+    // snapshot every 10 ms, served by a minimal HTTP server on 127.0.0.1.
+    if let Some(url) = serve_snapshot(text.clone()) {
+        let live = FliptClient::new(
+            flipt_client::ClientOptions::new()
+                .url(url)
+                .update_interval(std::time::Duration::from_millis(10)),
+        )
+        .expect("live client");
+        let start_gen = live.generation();
+        let live_passes = passes * 10;
+        let (live_variant_ns, live_variant_allocs) = time_passes(live_passes, &variants, |r| {
+            live.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
+        });
+        let (live_boolean_ns, live_boolean_allocs) = time_passes(live_passes, &booleans, |r| {
+            live.evaluate_boolean(r.flag, r.entity, r.pairs).is_ok()
+        });
+        let swaps = live.generation() - start_gen;
+        live.close();
+        println!(
+            "live poller ({swaps} swaps during {live_passes} passes): variant {live_variant_ns:.1} ns/eval, boolean {live_boolean_ns:.1} ns/eval, {} allocations by the evaluating thread",
+            live_variant_allocs + live_boolean_allocs
+        );
+    }
     println!(
         "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss}"
     );

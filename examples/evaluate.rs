@@ -7,18 +7,33 @@
 //! ```
 //!
 //! `--snapshot` takes a server document, the engine's JSON, or a base64 seed. The namespace
-//! defaults to the snapshot's own. With `--requests`, each input line is a JSON object
+//! defaults to the snapshot's own.
+//!
+//! Against a live Flipt server:
+//!
+//! ```text
+//! cargo run --example evaluate -- --url http://localhost:8080 --client-token TOKEN \
+//!     --namespace default --flag new-search --entity user-1
+//! ```
+//!
+//! With both `--url` and `--snapshot`, the file seeds the client and the `fallback` strategy
+//! keeps it answering if the server cannot be reached. With `--requests`, each input line is a JSON object
 //! `{"type": "variant"|"boolean"|"batch"|"list_flags"|"snapshot", ...request fields}` and each
 //! output line is the official engine's envelope `{"status","result","error_message"}`.
 
 use base64::Engine as _;
-use flipt_client::{envelope, flags_json, EvaluationRequest, FlagType, FliptClient, Snapshot};
+use flipt_client::{
+    envelope, flags_json, Authentication, ClientOptions, ErrorStrategy, EvaluationRequest,
+    FetchMode, FlagType, FliptClient, Snapshot, TlsConfig,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: evaluate --snapshot FILE [--namespace NS] (--flag KEY --entity ID [--context k=v ...] [--json] | --requests FILE|-)";
+const USAGE: &str = "usage: evaluate (--snapshot FILE | --url URL [--client-token T | --jwt T] [--environment ENV] \
+[--streaming] [--ca-cert FILE] [--insecure]) [--namespace NS] \
+(--flag KEY --entity ID [--context k=v ...] [--json] | --requests FILE|-)";
 
 #[derive(Default)]
 struct Args {
@@ -29,6 +44,12 @@ struct Args {
     context: Vec<(String, String)>,
     requests: Option<String>,
     json: bool,
+    url: Option<String>,
+    auth: Option<Authentication>,
+    environment: Option<String>,
+    streaming: bool,
+    ca_cert: Option<String>,
+    insecure: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +71,15 @@ fn parse_args() -> Result<Args, String> {
             }
             "--requests" => args.requests = Some(value("--requests")?),
             "--json" => args.json = true,
+            "--url" => args.url = Some(value("--url")?),
+            "--client-token" => {
+                args.auth = Some(Authentication::client_token(value("--client-token")?))
+            }
+            "--jwt" => args.auth = Some(Authentication::jwt(value("--jwt")?)),
+            "--environment" => args.environment = Some(value("--environment")?),
+            "--ca-cert" => args.ca_cert = Some(value("--ca-cert")?),
+            "--streaming" => args.streaming = true,
+            "--insecure" => args.insecure = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -57,13 +87,51 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+fn connect(args: &Args, url: &str, seed: Option<Snapshot>) -> Result<FliptClient, String> {
+    let mut options = ClientOptions::new().url(url);
+    if let Some(ns) = args
+        .namespace
+        .clone()
+        .or_else(|| seed.as_ref().map(|s| s.namespace().to_string()))
+    {
+        options = options.namespace(ns);
+    }
+    if let Some(env) = &args.environment {
+        options = options.environment(env);
+    }
+    if let Some(auth) = &args.auth {
+        options = options.authentication(auth.clone());
+    }
+    if args.streaming {
+        options = options.fetch_mode(FetchMode::Streaming);
+    }
+    if args.ca_cert.is_some() || args.insecure {
+        let mut tls = TlsConfig::new().insecure_skip_verify(args.insecure);
+        if let Some(ca) = &args.ca_cert {
+            tls = tls.ca_cert_file(ca);
+        }
+        options = options.tls_config(tls);
+    }
+    if let Some(seed) = seed {
+        options = options
+            .snapshot(seed.to_base64())
+            .error_strategy(ErrorStrategy::Fallback);
+    }
+    FliptClient::new(options).map_err(|e| e.to_string())
+}
+
 fn load_client(args: &Args) -> Result<FliptClient, String> {
-    let path = args
-        .snapshot
-        .as_deref()
-        .ok_or("--snapshot FILE is required")?;
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let snapshot = Snapshot::parse_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let seed = match args.snapshot.as_deref() {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            Some(Snapshot::parse_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?)
+        }
+    };
+    if let Some(url) = &args.url {
+        return connect(args, url, seed);
+    }
+    let snapshot = seed.ok_or("--snapshot FILE or --url URL is required")?;
     Ok(match &args.namespace {
         Some(ns) => FliptClient::from_snapshot_in(ns, snapshot),
         None => FliptClient::from_snapshot(snapshot),
@@ -185,6 +253,13 @@ fn run_one(client: &FliptClient, args: &Args) -> Result<bool, String> {
         return Ok(true);
     }
     println!("namespace   {}", client.namespace());
+    let health = client.health();
+    println!(
+        "snapshot    {:?}, generation {}, {:.1} s old",
+        health.source,
+        health.generation,
+        health.snapshot_age().as_secs_f64()
+    );
     println!("flag        {flag}");
     println!("entity      {entity}");
     let result = match kind {

@@ -44,7 +44,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(mut p) = self.poller.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(mut p) = self
+            .poller
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             p.close();
         }
     }
@@ -103,11 +108,15 @@ impl FliptClient {
         let mut fetcher = Fetcher::new(&options, Arc::clone(&auth), Arc::clone(&stop))?;
 
         match fetcher.fetch() {
-            Ok(fetched @ Fetched::Snapshot(_)) => poller::apply(&store, options.error_strategy, Ok(fetched)),
+            Ok(fetched @ Fetched::Snapshot(_)) => {
+                poller::apply(&store, options.error_strategy, Ok(fetched))
+            }
             Ok(Fetched::NotModified) => {}
             Err(e) if options.error_strategy == ErrorStrategy::Fail => return Err(e),
             Err(e) => {
-                log::warn!("flipt: initial fetch failed, starting from the {source:?} snapshot: {e}");
+                log::warn!(
+                    "flipt: initial fetch failed, starting from the {source:?} snapshot: {e}"
+                );
                 store.record_error(e);
             }
         }
@@ -133,7 +142,12 @@ impl FliptClient {
     /// backoff sleep, a request or an idle stream. Evaluations keep working on the last
     /// snapshot. Idempotent; also done when the last clone of the client is dropped.
     pub fn close(&self) {
-        let poller = self.inner.poller.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let poller = self
+            .inner
+            .poller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(mut p) = poller {
             p.close();
         }
@@ -141,12 +155,17 @@ impl FliptClient {
 
     /// Replaces the credentials used from the next request on (the next poll or stream
     /// reconnect). `None` removes the `Authorization` header.
-    pub fn update_authentication(&self, authentication: Option<Authentication>) -> Result<(), Error> {
+    pub fn update_authentication(
+        &self,
+        authentication: Option<Authentication>,
+    ) -> Result<(), Error> {
         if let Some(a) = &authentication {
             a.validate()?;
         }
         let Some(auth) = &self.inner.auth else {
-            return Err(Error::Validation("an offline client has no server to authenticate to".into()));
+            return Err(Error::Validation(
+                "an offline client has no server to authenticate to".into(),
+            ));
         };
         *auth.write().unwrap_or_else(|p| p.into_inner()) = authentication;
         Ok(())
@@ -307,5 +326,4 @@ impl FliptClient {
     pub fn get_snapshot(&self) -> Result<String, Error> {
         Ok(self.inner.store.load()?.to_base64())
     }
-
 }

@@ -51,7 +51,9 @@ impl Authentication {
             return Err(Error::Validation("authentication token is empty".into()));
         }
         if token.bytes().any(|b| b < 0x20 || b == 0x7F) {
-            return Err(Error::Validation("authentication token contains control characters".into()));
+            return Err(Error::Validation(
+                "authentication token contains control characters".into(),
+            ));
         }
         Ok(())
     }
@@ -165,12 +167,27 @@ impl fmt::Debug for TlsConfig {
         let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
         f.debug_struct("TlsConfig")
             .field("ca_cert_file", &self.ca_cert_file)
-            .field("ca_cert_data", &self.ca_cert_data.as_ref().map(|d| format!("<{} bytes of PEM>", d.len())))
+            .field(
+                "ca_cert_data",
+                &self
+                    .ca_cert_data
+                    .as_ref()
+                    .map(|d| format!("<{} bytes of PEM>", d.len())),
+            )
             .field("insecure_skip_verify", &self.insecure_skip_verify)
-            .field("insecure_skip_hostname_verify", &self.insecure_skip_hostname_verify)
+            .field(
+                "insecure_skip_hostname_verify",
+                &self.insecure_skip_hostname_verify,
+            )
             .field("client_cert_file", &self.client_cert_file)
             .field("client_key_file", &self.client_key_file)
-            .field("client_cert_data", &self.client_cert_data.as_ref().map(|d| format!("<{} bytes of PEM>", d.len())))
+            .field(
+                "client_cert_data",
+                &self
+                    .client_cert_data
+                    .as_ref()
+                    .map(|d| format!("<{} bytes of PEM>", d.len())),
+            )
             .field("client_key_data", &redacted(&self.client_key_data))
             .finish()
     }
@@ -260,7 +277,13 @@ impl fmt::Debug for ClientOptions {
             .field("authentication", &self.authentication)
             .field("fetch_mode", &self.fetch_mode)
             .field("error_strategy", &self.error_strategy)
-            .field("snapshot", &self.snapshot.as_ref().map(|s| format!("<{} bytes of base64>", s.len())))
+            .field(
+                "snapshot",
+                &self
+                    .snapshot
+                    .as_ref()
+                    .map(|s| format!("<{} bytes of base64>", s.len())),
+            )
             .field("tls_config", &self.tls_config)
             .field("retry_backoff", &self.retry_backoff)
             .finish()
@@ -352,7 +375,9 @@ impl ClientOptions {
             return Err(Error::Validation("namespace is empty".into()));
         }
         if self.update_interval.is_zero() {
-            return Err(Error::Validation("update_interval must be greater than zero".into()));
+            return Err(Error::Validation(
+                "update_interval must be greater than zero".into(),
+            ));
         }
         if self.request_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Validation(

@@ -41,7 +41,9 @@ pub struct Health {
 impl Health {
     /// How long ago the current snapshot was installed.
     pub fn snapshot_age(&self) -> std::time::Duration {
-        SystemTime::now().duration_since(self.installed_at).unwrap_or_default()
+        SystemTime::now()
+            .duration_since(self.installed_at)
+            .unwrap_or_default()
     }
 }
 
@@ -61,7 +63,10 @@ pub(crate) struct Store {
 impl Store {
     pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
         Store {
-            current: RwLock::new(Current { snapshot, error: None }),
+            current: RwLock::new(Current {
+                snapshot,
+                error: None,
+            }),
             generation: AtomicU64::new(1),
             health: Mutex::new(Health {
                 generation: 1,

@@ -1,6 +1,8 @@
 //! Successful evaluations on a warmed client perform no heap allocation. Counted with a
 //! global allocator that counts only on the measuring thread.
 
+mod support;
+
 use flipt_client::{BatchItem, EvaluationRequest, FliptClient, Snapshot};
 use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -167,6 +169,55 @@ fn batch_allocates_only_its_result_vector() {
     });
     assert_eq!(out.len(), 64);
     assert_eq!(n, 0, "evaluate_batch_into allocated {n} times");
+}
+
+#[test]
+fn evaluations_allocate_nothing_while_a_poller_swaps_snapshots() {
+    use support::server::{FakeServer, Reply};
+    let doc = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/gen-seed1.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let file: Value = serde_json::from_str(&doc).unwrap();
+    let body = file["snapshot"].to_string();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let server = FakeServer::start(move |_| {
+        let etag = n
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .to_string();
+        Reply::snapshot(&body, &etag)
+    });
+    let client = FliptClient::new(
+        flipt_client::ClientOptions::new()
+            .url(server.url())
+            .update_interval(std::time::Duration::from_millis(1)),
+    )
+    .unwrap();
+    let (_, cases) = load("gen-seed1.json");
+    let start = client.generation();
+    let mut rounds = 0;
+    while client.generation() < start + 20 && rounds < 10_000 {
+        for case in &cases {
+            let (n, ok) = allocations(|| match case.kind.as_str() {
+                "variant" => client
+                    .evaluate_variant(&case.flag, &case.entity, case.pairs.as_slice())
+                    .is_ok(),
+                _ => client
+                    .evaluate_boolean(&case.flag, &case.entity, case.pairs.as_slice())
+                    .is_ok(),
+            });
+            assert!(ok);
+            assert_eq!(n, 0, "allocated during a live poll");
+        }
+        rounds += 1;
+    }
+    assert!(
+        client.generation() >= start + 20,
+        "the poller swapped only {} times",
+        client.generation() - start
+    );
+    client.close();
 }
 
 #[test]

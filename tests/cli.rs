@@ -125,3 +125,54 @@ fn bad_arguments_and_files_fail_cleanly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
+
+#[test]
+fn evaluates_against_a_live_server() {
+    use support::server::{doc, FakeServer, Reply};
+    let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
+    let out = Command::new(example("evaluate"))
+        .args([
+            "--url",
+            &server.url(),
+            "--client-token",
+            "tok",
+            "--flag",
+            "f",
+            "--entity",
+            "u",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"]["enabled"], true);
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer tok")
+    );
+
+    // An unreachable server with a snapshot file falls back to the file.
+    drop(server);
+    let out = Command::new(example("evaluate"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "--url",
+            "http://127.0.0.1:9",
+            "--snapshot",
+            "examples/data/snapshot.json",
+        ])
+        .args(["--flag", "new-search", "--entity", "user-5"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("enabled     true") && text.contains("Seed"),
+        "{text}"
+    );
+}

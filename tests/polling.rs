@@ -4,7 +4,8 @@
 mod support;
 
 use flipt_client::{
-    Authentication, ClientOptions, Error, ErrorKind, ErrorStrategy, FliptClient, SnapshotSource, TlsConfig,
+    Authentication, ClientOptions, Error, ErrorKind, ErrorStrategy, FliptClient, SnapshotSource,
+    TlsConfig,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,9 @@ fn options(server: &FakeServer) -> ClientOptions {
 }
 
 fn enabled(client: &FliptClient) -> Result<bool, Error> {
-    client.evaluate_boolean("f", "user", &()).map(|r| r.is_enabled())
+    client
+        .evaluate_boolean("f", "user", &())
+        .map(|r| r.is_enabled())
 }
 
 /// Polls `cond` for up to 5 s.
@@ -36,18 +39,30 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 #[test]
 fn initial_fetch_sends_the_official_path_and_headers() {
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "etag-1"));
-    let client = FliptClient::new(options(&server).authentication(Authentication::client_token("tok"))).unwrap();
+    let client =
+        FliptClient::new(options(&server).authentication(Authentication::client_token("tok")))
+            .unwrap();
     assert!(enabled(&client).unwrap());
     let reqs = server.requests();
-    assert_eq!(reqs.len(), 1, "one blocking fetch, no immediate second poll");
+    assert_eq!(
+        reqs.len(),
+        1,
+        "one blocking fetch, no immediate second poll"
+    );
     let r = &reqs[0];
     assert_eq!(r.method, "GET");
-    assert_eq!(r.target, "/internal/v1/evaluation/snapshot/namespace/default");
+    assert_eq!(
+        r.target,
+        "/internal/v1/evaluation/snapshot/namespace/default"
+    );
     assert_eq!(r.header("accept"), Some("application/json"));
     assert_eq!(r.header("x-flipt-accept-server-version"), Some("1.47.0"));
     assert_eq!(r.header("x-flipt-environment"), Some("default"));
     assert_eq!(r.header("authorization"), Some("Bearer tok"));
-    assert!(r.header("user-agent").unwrap().starts_with("flipt-client-rust/"));
+    assert!(r
+        .header("user-agent")
+        .unwrap()
+        .starts_with("flipt-client-rust/"));
     assert_eq!(r.header("if-none-match"), None);
     assert_eq!(r.header("accept-encoding"), None);
     assert_eq!(client.health().source, SnapshotSource::Server);
@@ -66,17 +81,31 @@ fn options_shape_the_request() {
     )
     .unwrap();
     let r = &server.requests()[0];
-    assert_eq!(r.target, "/internal/v1/evaluation/snapshot/namespace/a%20b%2Fc%3Fd?reference=main%26x%3D1");
-    assert_eq!(r.header("x-flipt-environment"), None, "empty environment omits the header");
+    assert_eq!(
+        r.target,
+        "/internal/v1/evaluation/snapshot/namespace/a%20b%2Fc%3Fd?reference=main%26x%3D1"
+    );
+    assert_eq!(
+        r.header("x-flipt-environment"),
+        None,
+        "empty environment omits the header"
+    );
     assert_eq!(r.header("authorization"), Some("JWT jwt-token"));
     assert!(enabled(&client).unwrap());
 
     // A base URL with a path prefix and a trailing slash.
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let _client =
-        FliptClient::new(options(&server).url(format!("{}/flipt/", server.url())).environment("staging")).unwrap();
+    let _client = FliptClient::new(
+        options(&server)
+            .url(format!("{}/flipt/", server.url()))
+            .environment("staging"),
+    )
+    .unwrap();
     let r = &server.requests()[0];
-    assert_eq!(r.target, "/flipt/internal/v1/evaluation/snapshot/namespace/default");
+    assert_eq!(
+        r.target,
+        "/flipt/internal/v1/evaluation/snapshot/namespace/default"
+    );
     assert_eq!(r.header("x-flipt-environment"), Some("staging"));
     assert_eq!(r.header("authorization"), None);
 }
@@ -87,11 +116,14 @@ fn etag_and_304_keep_the_snapshot() {
         Some("v1") => Reply::status(304),
         _ => Reply::snapshot(&doc("default", true), "v1"),
     });
-    let client = FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
+    let client =
+        FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
     let generation = client.generation();
     assert!(server.wait_for(4, Duration::from_secs(5)));
     let reqs = server.requests();
-    assert!(reqs[1..].iter().all(|r| r.header("if-none-match") == Some("v1")));
+    assert!(reqs[1..]
+        .iter()
+        .all(|r| r.header("if-none-match") == Some("v1")));
     assert_eq!(client.generation(), generation, "304 installs nothing");
     assert!(enabled(&client).unwrap());
     assert!(client.health().last_success.is_some());
@@ -105,7 +137,8 @@ fn polling_picks_up_a_change() {
         let n = v.load(Ordering::SeqCst);
         Reply::snapshot(&doc("default", n == 1), &format!("v{n}"))
     });
-    let client = FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
+    let client =
+        FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
     assert!(!enabled(&client).unwrap());
     version.store(1, Ordering::SeqCst);
     assert!(eventually(|| enabled(&client).unwrap()));
@@ -126,7 +159,10 @@ fn transient_statuses_are_retried_three_times() {
         assert_eq!(server.count(), 4, "status {status}: 1 attempt + 3 retries");
         assert_eq!(err.kind(), ErrorKind::Server);
         let msg = err.to_string();
-        assert!(msg.starts_with("server error: response: HTTP status"), "{msg}");
+        assert!(
+            msg.starts_with("server error: response: HTTP status"),
+            "{msg}"
+        );
         assert!(msg.contains(&status.to_string()), "{msg}");
         assert!(msg.contains(&server.url()), "{msg}");
     }
@@ -158,12 +194,23 @@ fn other_client_errors_are_not_retried() {
 fn cut_connections_are_retried_then_reported() {
     let (count, err) = failing_start(|| Reply::Close);
     assert_eq!(count, 4);
-    assert!(err.to_string().starts_with("server error: failed to make request:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("server error: failed to make request:"),
+        "{err}"
+    );
 
-    let (count, err) =
-        failing_start(|| Reply::CutBody { status: 200, declared: 1000, body: br#"{"namespace":{"key""#.to_vec() });
+    let (count, err) = failing_start(|| Reply::CutBody {
+        status: 200,
+        declared: 1000,
+        body: br#"{"namespace":{"key""#.to_vec(),
+    });
     assert_eq!(count, 4, "a body cut mid-way is retried");
-    assert!(err.to_string().starts_with("server error: failed to make request:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("server error: failed to make request:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -172,7 +219,11 @@ fn a_cut_body_followed_by_a_good_one_succeeds() {
     let c = calls.clone();
     let server = FakeServer::start(move |_| {
         if c.fetch_add(1, Ordering::SeqCst) < 2 {
-            Reply::CutBody { status: 200, declared: 500, body: b"{\"namespace\":".to_vec() }
+            Reply::CutBody {
+                status: 200,
+                declared: 500,
+                body: b"{\"namespace\":".to_vec(),
+            }
         } else {
             Reply::snapshot(&doc("default", true), "e")
         }
@@ -188,16 +239,26 @@ fn connection_refused_is_retried() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = FliptClient::new(ClientOptions::new().url(format!("http://127.0.0.1:{port}")).retry_backoff(FAST))
-        .unwrap_err();
-    assert!(err.to_string().starts_with("server error: failed to make request:"), "{err}");
+    let err = FliptClient::new(
+        ClientOptions::new()
+            .url(format!("http://127.0.0.1:{port}"))
+            .retry_backoff(FAST),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("server error: failed to make request:"),
+        "{err}"
+    );
 }
 
 #[test]
 fn timeouts_are_retried() {
-    let server = FakeServer::start(|_| Reply::Delay(Duration::from_secs(5), Box::new(Reply::status(200))));
+    let server =
+        FakeServer::start(|_| Reply::Delay(Duration::from_secs(5), Box::new(Reply::status(200))));
     let started = Instant::now();
-    let err = FliptClient::new(options(&server).request_timeout(Duration::from_millis(100))).unwrap_err();
+    let err =
+        FliptClient::new(options(&server).request_timeout(Duration::from_millis(100))).unwrap_err();
     assert_eq!(server.count(), 4);
     assert!(started.elapsed() < Duration::from_secs(4));
     assert!(err.to_string().contains("failed to make request"), "{err}");
@@ -211,19 +272,30 @@ fn garbage_never_replaces_a_good_snapshot() {
         if g.load(Ordering::SeqCst) == 1 {
             Reply::snapshot(&doc("default", true), "good")
         } else {
-            Reply::json(200, r#"{"namespace": {"key": "default"}, "flags": [{"key": 7}]}"#)
+            Reply::json(
+                200,
+                r#"{"namespace": {"key": "default"}, "flags": [{"key": 7}]}"#,
+            )
         }
     });
     // fallback: the good snapshot keeps answering, the failure shows in health().
-    let fallback =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(10)).error_strategy(ErrorStrategy::Fallback))
-            .unwrap();
-    let fail = FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
+    let fallback = FliptClient::new(
+        options(&server)
+            .update_interval(Duration::from_millis(10))
+            .error_strategy(ErrorStrategy::Fallback),
+    )
+    .unwrap();
+    let fail =
+        FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
     good.store(0, Ordering::SeqCst);
     assert!(eventually(|| fallback.health().last_error.is_some()));
     assert!(enabled(&fallback).unwrap());
     let (_, e) = fallback.health().last_error.unwrap();
-    assert!(e.to_string().starts_with("error parsing json: invalid snapshot: failed to parse response body:"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("error parsing json: invalid snapshot: failed to parse response body:"),
+        "{e}"
+    );
 
     // fail: evaluations report the error until the next good update.
     assert!(eventually(|| enabled(&fail).is_err()));
@@ -245,15 +317,23 @@ fn a_failed_update_clears_the_etag() {
         1 => Reply::status(500),
         _ => Reply::snapshot(&doc("default", false), "B"),
     });
-    let client = FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
+    let client =
+        FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
     phase.store(1, Ordering::SeqCst);
     assert!(eventually(|| enabled(&client).is_err()));
     phase.store(2, Ordering::SeqCst);
     assert!(eventually(|| enabled(&client).ok() == Some(false)));
     let reqs = server.requests();
-    let first_after_failure = reqs.iter().position(|r| r.header("if-none-match").is_none() && reqs[0].target == r.target);
+    let first_after_failure = reqs
+        .iter()
+        .position(|r| r.header("if-none-match").is_none() && reqs[0].target == r.target);
     assert!(first_after_failure.is_some());
-    assert!(reqs.iter().skip(1).any(|r| r.header("if-none-match").is_none()), "an unconditional request followed the failure");
+    assert!(
+        reqs.iter()
+            .skip(1)
+            .any(|r| r.header("if-none-match").is_none()),
+        "an unconditional request followed the failure"
+    );
 }
 
 #[test]
@@ -262,7 +342,12 @@ fn error_strategies_at_start() {
     // fail: no client.
     assert!(FliptClient::new(options(&server)).is_err());
     // fallback without seed: an empty snapshot of the configured namespace.
-    let client = FliptClient::new(options(&server).namespace("mine").error_strategy(ErrorStrategy::Fallback)).unwrap();
+    let client = FliptClient::new(
+        options(&server)
+            .namespace("mine")
+            .error_strategy(ErrorStrategy::Fallback),
+    )
+    .unwrap();
     assert_eq!(
         enabled(&client).unwrap_err().to_string(),
         "invalid request: failed to get flag information mine/f"
@@ -271,8 +356,15 @@ fn error_strategies_at_start() {
     assert_eq!(client.health().source, SnapshotSource::Empty);
     assert!(client.health().last_error.is_some());
     // fallback with a seed: the seed answers.
-    let seed = flipt_client::Snapshot::from_document(&doc("default", true)).unwrap().to_base64();
-    let client = FliptClient::new(options(&server).snapshot(seed).error_strategy(ErrorStrategy::Fallback)).unwrap();
+    let seed = flipt_client::Snapshot::from_document(&doc("default", true))
+        .unwrap()
+        .to_base64();
+    let client = FliptClient::new(
+        options(&server)
+            .snapshot(seed)
+            .error_strategy(ErrorStrategy::Fallback),
+    )
+    .unwrap();
     assert!(enabled(&client).unwrap());
     assert_eq!(client.health().source, SnapshotSource::Seed);
 }
@@ -281,25 +373,40 @@ fn error_strategies_at_start() {
 fn a_304_to_the_first_request_is_an_error() {
     let (count, err) = failing_start(|| Reply::status(304));
     assert_eq!(count, 1);
-    assert_eq!(err.to_string(), "server error: no data received from server");
+    assert_eq!(
+        err.to_string(),
+        "server error: no data received from server"
+    );
 }
 
 #[test]
 fn authentication_can_change_between_requests() {
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
     let client = FliptClient::new(
-        options(&server).authentication(Authentication::client_token("one")).update_interval(Duration::from_millis(10)),
+        options(&server)
+            .authentication(Authentication::client_token("one"))
+            .update_interval(Duration::from_millis(10)),
     )
     .unwrap();
-    client.update_authentication(Some(Authentication::jwt("two"))).unwrap();
+    client
+        .update_authentication(Some(Authentication::jwt("two")))
+        .unwrap();
     let n = server.count();
     assert!(server.wait_for(n + 2, Duration::from_secs(5)));
-    assert_eq!(server.requests().last().unwrap().header("authorization"), Some("JWT two"));
+    assert_eq!(
+        server.requests().last().unwrap().header("authorization"),
+        Some("JWT two")
+    );
     client.update_authentication(None).unwrap();
     let n = server.count();
     assert!(server.wait_for(n + 2, Duration::from_secs(5)));
-    assert_eq!(server.requests().last().unwrap().header("authorization"), None);
-    assert!(client.update_authentication(Some(Authentication::jwt(" "))).is_err());
+    assert_eq!(
+        server.requests().last().unwrap().header("authorization"),
+        None
+    );
+    assert!(client
+        .update_authentication(Some(Authentication::jwt(" ")))
+        .is_err());
     let offline = FliptClient::from_snapshot_json(&doc("default", true)).unwrap();
     assert!(offline.update_authentication(None).is_err());
 }
@@ -308,29 +415,61 @@ fn authentication_can_change_between_requests() {
 fn bad_options_are_rejected_at_construction() {
     let mut half_identity = TlsConfig::new();
     half_identity.client_cert_file = Some("/nonexistent/c.pem".into());
-    let seed_other_ns = flipt_client::Snapshot::from_document(&doc("other", true)).unwrap().to_base64();
+    let seed_other_ns = flipt_client::Snapshot::from_document(&doc("other", true))
+        .unwrap()
+        .to_base64();
     let cases: Vec<(ClientOptions, &str)> = vec![
         (ClientOptions::new().url("localhost:8080"), "url"),
         (ClientOptions::new().url("ftp://h"), "scheme"),
         (ClientOptions::new().url(""), "url"),
-        (ClientOptions::new().update_interval(Duration::ZERO), "update_interval"),
-        (ClientOptions::new().request_timeout(Duration::ZERO), "request_timeout"),
+        (
+            ClientOptions::new().update_interval(Duration::ZERO),
+            "update_interval",
+        ),
+        (
+            ClientOptions::new().request_timeout(Duration::ZERO),
+            "request_timeout",
+        ),
         (ClientOptions::new().namespace(""), "namespace"),
-        (ClientOptions::new().snapshot("not base64!"), "snapshot option"),
+        (
+            ClientOptions::new().snapshot("not base64!"),
+            "snapshot option",
+        ),
         (ClientOptions::new().snapshot(seed_other_ns), "namespace"),
-        (ClientOptions::new().authentication(Authentication::client_token("")), "token"),
-        (ClientOptions::new().authentication(Authentication::client_token("a\nb")), "control"),
-        (ClientOptions::new().tls_config(TlsConfig::new().ca_cert_file("/nonexistent/ca.pem")), "ca_cert_file"),
-        (ClientOptions::new().tls_config(TlsConfig::new().ca_cert_data("not a pem")), "ca_cert_data"),
-        (ClientOptions::new().tls_config(TlsConfig::new().client_cert_data("x", "y")), "client_cert_data"),
+        (
+            ClientOptions::new().authentication(Authentication::client_token("")),
+            "token",
+        ),
+        (
+            ClientOptions::new().authentication(Authentication::client_token("a\nb")),
+            "control",
+        ),
+        (
+            ClientOptions::new().tls_config(TlsConfig::new().ca_cert_file("/nonexistent/ca.pem")),
+            "ca_cert_file",
+        ),
+        (
+            ClientOptions::new().tls_config(TlsConfig::new().ca_cert_data("not a pem")),
+            "ca_cert_data",
+        ),
+        (
+            ClientOptions::new().tls_config(TlsConfig::new().client_cert_data("x", "y")),
+            "client_cert_data",
+        ),
         (ClientOptions::new().tls_config(half_identity), "together"),
     ];
     for (opts, want) in cases {
         let started = Instant::now();
         let err = FliptClient::new(opts).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
-        assert!(err.to_string().contains(want), "{err} should mention {want}");
-        assert!(started.elapsed() < Duration::from_secs(1), "validation happens before any request");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should mention {want}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "validation happens before any request"
+        );
     }
 }
 
@@ -349,7 +488,8 @@ fn secrets_stay_out_of_debug_output() {
 fn close_is_prompt_everywhere() {
     // Mid-interval.
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let client = FliptClient::new(options(&server).update_interval(Duration::from_secs(3600))).unwrap();
+    let client =
+        FliptClient::new(options(&server).update_interval(Duration::from_secs(3600))).unwrap();
     let t = Instant::now();
     client.close();
     let mid_interval = t.elapsed();
@@ -388,7 +528,8 @@ fn close_is_prompt_everywhere() {
             Reply::Delay(Duration::from_secs(3600), Box::new(Reply::status(200)))
         }
     });
-    let client = FliptClient::new(options(&slow).update_interval(Duration::from_millis(1))).unwrap();
+    let client =
+        FliptClient::new(options(&slow).update_interval(Duration::from_millis(1))).unwrap();
     assert!(slow.wait_for(2, Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(20));
     let t = Instant::now();
@@ -409,10 +550,14 @@ fn close_is_prompt_everywhere() {
 #[test]
 fn dropping_the_last_clone_stops_the_thread() {
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let client = FliptClient::new(options(&server).update_interval(Duration::from_millis(5))).unwrap();
+    let client =
+        FliptClient::new(options(&server).update_interval(Duration::from_millis(5))).unwrap();
     let clone = client.clone();
     drop(client);
-    assert!(server.wait_for(3, Duration::from_secs(5)), "a clone keeps the poller alive");
+    assert!(
+        server.wait_for(3, Duration::from_secs(5)),
+        "a clone keeps the poller alive"
+    );
     drop(clone);
     let n = server.count();
     std::thread::sleep(Duration::from_millis(100));

@@ -74,7 +74,7 @@ pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
 
 /// What a successful snapshot request gave.
 pub(crate) enum Fetched {
-    Snapshot(Snapshot),
+    Snapshot(Box<Snapshot>),
     NotModified,
 }
 
@@ -93,11 +93,17 @@ fn transport_error(e: ureq::Error) -> Failure {
             | ureq::Error::HostNotFound
             | ureq::Error::Protocol(_)
     );
-    Failure { error: Error::Server(format!("failed to make request: {e}")), retryable }
+    Failure {
+        error: Error::Server(format!("failed to make request: {e}")),
+        retryable,
+    }
 }
 
 fn status_error(code: u16, url: &str) -> Failure {
-    let reason = ureq::http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let reason = ureq::http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
     let class = match code {
         400..=499 => "client error",
         500..=599 => "server error",
@@ -109,7 +115,9 @@ fn status_error(code: u16, url: &str) -> Failure {
         }
     };
     Failure {
-        error: Error::Server(format!("response: HTTP status {class} ({code} {reason}) for url ({url})")),
+        error: Error::Server(format!(
+            "response: HTTP status {class} ({code} {reason}) for url ({url})"
+        )),
         retryable: code >= 500 || code == 408 || code == 429,
     }
 }
@@ -142,7 +150,10 @@ impl Fetcher {
             snapshot_url.push_str("?reference=");
             snapshot_url.push_str(&encode(r));
         }
-        let stream_url = format!("{base}/client/v2/environments/{}/namespaces/{ns}/stream", encode(&options.environment));
+        let stream_url = format!(
+            "{base}/client/v2/environments/{}/namespaces/{ns}/stream",
+            encode(&options.environment)
+        );
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
@@ -182,7 +193,12 @@ impl Fetcher {
         if let Some(tag) = &self.etag {
             req = req.header("If-None-Match", tag);
         }
-        let auth = self.auth.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(Authentication::header_value);
+        let auth = self
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Authentication::header_value);
         if let Some(value) = auth {
             req = req.header("Authorization", value);
         }
@@ -190,7 +206,10 @@ impl Fetcher {
     }
 
     /// Runs `attempt` with up to [`MAX_RETRIES`] retries and interruptible backoff.
-    fn with_retries<T>(&mut self, mut attempt: impl FnMut(&mut Self) -> Result<T, Failure>) -> Result<T, Error> {
+    fn with_retries<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Self) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
         let mut n = 0;
         loop {
             match attempt(self) {
@@ -233,26 +252,45 @@ impl Fetcher {
         let code = response.status().as_u16();
         match code {
             200 => {
-                let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let etag = response
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 // A body cut short is a cut connection: retryable.
-                let body =
-                    response.body_mut().with_config().limit(BODY_LIMIT).read_to_vec().map_err(transport_error)?;
+                let body = response
+                    .body_mut()
+                    .with_config()
+                    .limit(BODY_LIMIT)
+                    .read_to_vec()
+                    .map_err(transport_error)?;
                 let parsed = std::str::from_utf8(&body)
-                    .map_err(|e| SnapshotError::whole(format!("failed to parse response body: not UTF-8: {e}")))
+                    .map_err(|e| {
+                        SnapshotError::whole(format!(
+                            "failed to parse response body: not UTF-8: {e}"
+                        ))
+                    })
                     .and_then(|text| {
-                        Snapshot::from_document(text)
-                            .map_err(|e| SnapshotError::whole(format!("failed to parse response body: {e}")))
+                        Snapshot::from_document(text).map_err(|e| {
+                            SnapshotError::whole(format!("failed to parse response body: {e}"))
+                        })
                     });
                 match parsed {
                     Ok(snapshot) => {
                         self.etag = etag;
-                        Ok(Fetched::Snapshot(snapshot))
+                        Ok(Fetched::Snapshot(Box::new(snapshot)))
                     }
-                    Err(e) => Err(Failure { error: Error::Snapshot(e), retryable: false }),
+                    Err(e) => Err(Failure {
+                        error: Error::Snapshot(e),
+                        retryable: false,
+                    }),
                 }
             }
             304 if self.etag.is_some() => Ok(Fetched::NotModified),
-            304 => Err(Failure { error: Error::Server("no data received from server".into()), retryable: false }),
+            304 => Err(Failure {
+                error: Error::Server("no data received from server".into()),
+                retryable: false,
+            }),
             _ => Err(status_error(code, &url)),
         }
     }
@@ -266,7 +304,11 @@ impl Fetcher {
             if !(200..300).contains(&code) {
                 return Err(status_error(code, &url));
             }
-            Ok(response.into_body().into_with_config().limit(u64::MAX).reader())
+            Ok(response
+                .into_body()
+                .into_with_config()
+                .limit(u64::MAX)
+                .reader())
         })
     }
 
@@ -283,7 +325,14 @@ mod tests {
     fn urls_are_validated_and_trimmed() {
         assert_eq!(base_url("http://h:8080/").unwrap(), "http://h:8080");
         assert_eq!(base_url("https://h/flipt").unwrap(), "https://h/flipt");
-        for bad in ["", "localhost:8080", "ftp://h", "http://", "not a url", "http://h/?x=1"] {
+        for bad in [
+            "",
+            "localhost:8080",
+            "ftp://h",
+            "http://",
+            "not a url",
+            "http://h/?x=1",
+        ] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
     }

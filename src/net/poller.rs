@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Applies the outcome of one update to the store according to the error strategy.
 pub(crate) fn apply(store: &Store, strategy: ErrorStrategy, outcome: Result<Fetched, Error>) {
     match outcome {
-        Ok(Fetched::Snapshot(snapshot)) => install(store, snapshot),
+        Ok(Fetched::Snapshot(snapshot)) => install(store, *snapshot),
         Ok(Fetched::NotModified) => store.record_check(),
         Err(e) => report(store, strategy, e),
     }
@@ -61,7 +61,11 @@ impl Poller {
                 FetchMode::Streaming => stream(fetcher, &store, &thread_stop, strategy),
             })
             .map_err(|e| Error::Internal(format!("cannot start the update thread: {e}")))?;
-        Ok(Poller { stop, agent, thread: Some(thread) })
+        Ok(Poller {
+            stop,
+            agent,
+            thread: Some(thread),
+        })
     }
 
     /// Stops the thread: wakes it from any sleep, cuts any connection it is blocked on,
@@ -83,7 +87,13 @@ impl Drop for Poller {
     }
 }
 
-fn poll(mut fetcher: Fetcher, store: &Store, stop: &Stop, strategy: ErrorStrategy, interval: Duration) {
+fn poll(
+    mut fetcher: Fetcher,
+    store: &Store,
+    stop: &Stop,
+    strategy: ErrorStrategy,
+    interval: Duration,
+) {
     while !stop.sleep(interval) {
         let outcome = fetcher.fetch();
         if stop.is_stopped() {
@@ -152,7 +162,7 @@ fn line_outcome(frame: Frame<'_>) -> Option<Result<Fetched, Error>> {
         Frame::Line(line) => match std::str::from_utf8(line) {
             Err(e) => bad(format!("failed to parse response body: not UTF-8: {e}")),
             Ok(text) => match Snapshot::from_stream_line(text) {
-                Ok(s) => Some(Ok(Fetched::Snapshot(s))),
+                Ok(s) => Some(Ok(Fetched::Snapshot(Box::new(s)))),
                 Err(e) => bad(format!("failed to parse response body: {e}")),
             },
         },

@@ -100,10 +100,22 @@ mod tests {
     fn every_split_gives_the_same_lines() {
         let input: &[u8] = b"{\"a\":1}\r\n{\"b\":2}\n\n{\"c\":3}";
         let want = lines(&[input]);
-        assert_eq!(want, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec(), b"".to_vec(), b"{\"c\":3}".to_vec()]);
+        assert_eq!(
+            want,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"b\":2}".to_vec(),
+                b"".to_vec(),
+                b"{\"c\":3}".to_vec()
+            ]
+        );
         for i in 0..input.len() {
             for j in i..input.len() {
-                assert_eq!(lines(&[&input[..i], &input[i..j], &input[j..]]), want, "split {i} {j}");
+                assert_eq!(
+                    lines(&[&input[..i], &input[i..j], &input[j..]]),
+                    want,
+                    "split {i} {j}"
+                );
             }
         }
     }

@@ -11,11 +11,15 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
+};
 use std::io::{Read, Write};
 use std::sync::Arc;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+    TransportAdapter,
 };
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -23,7 +27,11 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 /// PEM text from inline data, else from a file.
-fn pem(data: &Option<String>, file: &Option<std::path::PathBuf>, what: &str) -> Result<Option<Vec<u8>>, Error> {
+fn pem(
+    data: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    what: &str,
+) -> Result<Option<Vec<u8>>, Error> {
     if let Some(d) = data {
         return Ok(Some(d.as_bytes().to_vec()));
     }
@@ -40,7 +48,9 @@ fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, 
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(format!("tls_config.{what}: invalid PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(invalid(format!("tls_config.{what}: no certificate found in the PEM data")));
+        return Err(invalid(format!(
+            "tls_config.{what}: no certificate found in the PEM data"
+        )));
     }
     Ok(certs)
 }
@@ -55,11 +65,19 @@ pub(crate) fn client_config(tls: Option<&TlsConfig>) -> Result<Arc<ClientConfig>
     let tls = tls.unwrap_or(&default);
     let provider = provider();
 
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     if let Some(ca) = pem(&tls.ca_cert_data, &tls.ca_cert_file, "ca_cert")? {
-        let what = if tls.ca_cert_data.is_some() { "ca_cert_data" } else { "ca_cert_file" };
+        let what = if tls.ca_cert_data.is_some() {
+            "ca_cert_data"
+        } else {
+            "ca_cert_file"
+        };
         for cert in certificates(&ca, what)? {
-            roots.add(cert).map_err(|e| invalid(format!("tls_config.{what}: unusable CA certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| invalid(format!("tls_config.{what}: unusable CA certificate: {e}")))?;
         }
     }
     let roots = Arc::new(roots);
@@ -85,17 +103,29 @@ pub(crate) fn client_config(tls: Option<&TlsConfig>) -> Result<Arc<ClientConfig>
 
     // Both halves of an identity must come from the same place: data pair, else file pair.
     let identity = if tls.client_cert_data.is_some() && tls.client_key_data.is_some() {
-        Some((tls.client_cert_data.clone().map(String::into_bytes), tls.client_key_data.clone().map(String::into_bytes), "data"))
+        Some((
+            tls.client_cert_data.clone().map(String::into_bytes),
+            tls.client_key_data.clone().map(String::into_bytes),
+            "data",
+        ))
     } else if tls.client_cert_file.is_some() || tls.client_key_file.is_some() {
         let (Some(cert), Some(key)) = (&tls.client_cert_file, &tls.client_key_file) else {
-            return Err(invalid("tls_config: client_cert_file and client_key_file must be given together"));
+            return Err(invalid(
+                "tls_config: client_cert_file and client_key_file must be given together",
+            ));
         };
         let read = |p: &std::path::Path, what: &str| {
             std::fs::read(p).map_err(|e| invalid(format!("tls_config.{what} {}: {e}", p.display())))
         };
-        Some((Some(read(cert, "client_cert_file")?), Some(read(key, "client_key_file")?), "file"))
+        Some((
+            Some(read(cert, "client_cert_file")?),
+            Some(read(key, "client_key_file")?),
+            "file",
+        ))
     } else if tls.client_cert_data.is_some() || tls.client_key_data.is_some() {
-        return Err(invalid("tls_config: client_cert_data and client_key_data must be given together"));
+        return Err(invalid(
+            "tls_config: client_cert_data and client_key_data must be given together",
+        ));
     } else {
         None
     };
@@ -103,11 +133,16 @@ pub(crate) fn client_config(tls: Option<&TlsConfig>) -> Result<Arc<ClientConfig>
     let config = match identity {
         Some((Some(cert), Some(key), how)) => {
             let chain = certificates(&cert, &format!("client_cert_{how}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&key)
-                .map_err(|e| invalid(format!("tls_config.client_key_{how}: no usable private key: {e}")))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| invalid(format!("tls_config: client certificate and key do not work together: {e}")))?
+            let key = PrivateKeyDer::from_pem_slice(&key).map_err(|e| {
+                invalid(format!(
+                    "tls_config.client_key_{how}: no usable private key: {e}"
+                ))
+            })?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                invalid(format!(
+                    "tls_config: client certificate and key do not work together: {e}"
+                ))
+            })?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -136,7 +171,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -145,7 +185,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -167,7 +212,10 @@ impl ServerCertVerifier for SkipHostname {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // webpki checks the chain before the name, so a name error means the chain is good.
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -207,7 +255,11 @@ pub(crate) struct TlsConnector {
 impl<In: Transport> Connector<In> for TlsConnector {
     type Out = Either<In, TlsTransport>;
 
-    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
         let Some(transport) = chained else {
             return Err(ureq::Error::ConnectionFailed);
         };
@@ -216,13 +268,20 @@ impl<In: Transport> Connector<In> for TlsConnector {
         }
         let host = details.uri.host().ok_or(ureq::Error::HostNotFound)?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_string()).map_err(|_| ureq::Error::Tls("invalid server name"))?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ureq::Error::Tls("invalid server name"))?;
         let mut conn = ClientConnection::new(Arc::clone(&self.config), name)?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         sock.set_timeout(details.timeout);
         conn.complete_io(&mut sock)?;
-        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
-        Ok(Some(Either::B(TlsTransport { buffers, stream: StreamOwned { conn, sock } })))
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        Ok(Some(Either::B(TlsTransport {
+            buffers,
+            stream: StreamOwned { conn, sock },
+        })))
     }
 }
 

@@ -201,7 +201,11 @@ impl Builder {
             signature.extend_from_slice(bytes);
         };
         field(seg.key.as_bytes());
-        field(if match_type == MatchType::All { b"A" } else { b"Y" });
+        field(if match_type == MatchType::All {
+            b"A"
+        } else {
+            b"Y"
+        });
         for c in &seg.constraints {
             field(crate::snapshot::export::constraint_type(constraint_type(&c.kind)).as_bytes());
             field(c.property.as_bytes());

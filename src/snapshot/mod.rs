@@ -264,7 +264,10 @@ impl Snapshot {
                 if let Ok(miniserde::json::Value::Object(o)) = miniserde::json::from_str(line) {
                     if let Some(miniserde::json::Value::Object(e)) = o.get("error") {
                         if let Some(miniserde::json::Value::String(m)) = e.get("message") {
-                            return Err(SnapshotError::at("error", format!("the server reported: {m}")));
+                            return Err(SnapshotError::at(
+                                "error",
+                                format!("the server reported: {m}"),
+                            ));
                         }
                     }
                 }

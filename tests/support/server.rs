@@ -21,7 +21,10 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -40,9 +43,17 @@ pub enum Chunk {
 /// What the server does with a request.
 pub enum Reply {
     /// A complete response.
-    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Headers promising `declared` bytes, then only `body`, then the connection closes.
-    CutBody { status: u16, declared: usize, body: Vec<u8> },
+    CutBody {
+        status: u16,
+        declared: usize,
+        body: Vec<u8>,
+    },
     /// Close the connection without answering.
     Close,
     /// Wait, then answer as the inner reply.
@@ -53,17 +64,27 @@ pub enum Reply {
 
 impl Reply {
     pub fn json(status: u16, body: &str) -> Reply {
-        Reply::Full { status, headers: vec![("Content-Type".into(), "application/json".into())], body: body.as_bytes().to_vec() }
+        Reply::Full {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        }
     }
     pub fn snapshot(body: &str, etag: &str) -> Reply {
         Reply::Full {
             status: 200,
-            headers: vec![("Content-Type".into(), "application/json".into()), ("ETag".into(), etag.into())],
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("ETag".into(), etag.into()),
+            ],
             body: body.as_bytes().to_vec(),
         }
     }
     pub fn status(status: u16) -> Reply {
-        Reply::json(status, &format!("{{\"code\":{status},\"message\":\"scripted\",\"details\":[]}}"))
+        Reply::json(
+            status,
+            &format!("{{\"code\":{status},\"message\":\"scripted\",\"details\":[]}}"),
+        )
     }
 }
 
@@ -108,14 +129,21 @@ impl FakeServer {
                     match tls {
                         None => serve(Box::new(stream), &r, &h),
                         Some(cfg) => {
-                            let Ok(conn) = rustls::ServerConnection::new(cfg) else { return };
+                            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
                             serve(Box::new(rustls::StreamOwned::new(conn, stream)), &r, &h)
                         }
                     }
                 });
             }
         });
-        FakeServer { port, requests, handler, done }
+        FakeServer {
+            port,
+            requests,
+            handler,
+            done,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -180,7 +208,11 @@ fn read_request(reader: &mut BufReader<Box<dyn Conn>>) -> Option<Request> {
         let (k, v) = h.split_once(':')?;
         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    Some(Request { method, target, headers })
+    Some(Request {
+        method,
+        target,
+        headers,
+    })
 }
 
 fn reason(status: u16) -> &'static str {
@@ -215,7 +247,11 @@ fn serve(conn: Box<dyn Conn>, requests: &Mutex<Vec<Request>>, handler: &Mutex<Ha
 /// Writes a reply; returns whether the connection may be reused.
 fn respond(w: &mut Box<dyn Conn>, reply: Reply) -> bool {
     match reply {
-        Reply::Full { status, headers, body } => {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
             let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
             for (k, v) in headers {
                 head.push_str(&format!("{k}: {v}\r\n"));
@@ -223,7 +259,11 @@ fn respond(w: &mut Box<dyn Conn>, reply: Reply) -> bool {
             head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
             w.write_all(head.as_bytes()).is_ok() && w.write_all(&body).is_ok() && w.flush().is_ok()
         }
-        Reply::CutBody { status, declared, body } => {
+        Reply::CutBody {
+            status,
+            declared,
+            body,
+        } => {
             let head = format!(
                 "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n",
                 reason(status)
@@ -279,7 +319,10 @@ pub fn doc_with(namespace: &str, flags: &[(&str, bool)]) -> String {
             format!(r#"{{"key":"{k}","name":"","description":"","enabled":{on},"type":"BOOLEAN_FLAG_TYPE","rules":[],"rollouts":[{{"type":"THRESHOLD_ROLLOUT_TYPE","rank":1,"threshold":{{"percentage":100,"value":{on}}}}}]}}"#)
         })
         .collect();
-    format!(r#"{{"namespace":{{"key":"{namespace}"}},"flags":[{}],"digest":"x"}}"#, flags.join(","))
+    format!(
+        r#"{{"namespace":{{"key":"{namespace}"}},"flags":[{}],"digest":"x"}}"#,
+        flags.join(",")
+    )
 }
 
 /// A stream line carrying a document.

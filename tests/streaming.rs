@@ -1,0 +1,241 @@
+//! Streaming mode against a fake server: the stream request, snapshots applied line by line
+//! (however the lines are split), error lines, a server dying mid-stream, reconnects with
+//! backoff, and `close()` while the stream is idle.
+
+mod support;
+
+use flipt_client::{ClientOptions, ErrorStrategy, FetchMode, FliptClient};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::server::{doc, stream_line, Chunk, FakeServer, Reply};
+
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cond()
+}
+
+fn enabled(client: &FliptClient) -> Option<bool> {
+    client
+        .evaluate_boolean("f", "user", &())
+        .ok()
+        .map(|r| r.is_enabled())
+}
+
+/// A server whose snapshot endpoint serves `doc(default, false)` and whose stream endpoint
+/// hands out streams fed by the senders pushed into the returned list, one per connection.
+fn streaming_server() -> (FakeServer, Arc<Mutex<Vec<Sender<Chunk>>>>) {
+    let senders: Arc<Mutex<Vec<Sender<Chunk>>>> = Arc::new(Mutex::new(Vec::new()));
+    let s = senders.clone();
+    let server = FakeServer::start(move |r| {
+        if r.path().ends_with("/stream") {
+            let (tx, rx) = channel();
+            s.lock().unwrap().push(tx);
+            Reply::Stream(rx)
+        } else {
+            Reply::snapshot(&doc("default", false), "e0")
+        }
+    });
+    (server, senders)
+}
+
+fn client(server: &FakeServer, strategy: ErrorStrategy) -> FliptClient {
+    FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .fetch_mode(FetchMode::Streaming)
+            .error_strategy(strategy)
+            .retry_backoff(Duration::from_millis(5)),
+    )
+    .unwrap()
+}
+
+fn sender(senders: &Arc<Mutex<Vec<Sender<Chunk>>>>, n: usize) -> Sender<Chunk> {
+    assert!(
+        eventually(|| senders.lock().unwrap().len() > n),
+        "stream connection {n} was not opened"
+    );
+    senders.lock().unwrap()[n].clone()
+}
+
+#[test]
+fn stream_request_and_snapshots_applied_per_line() {
+    let (server, senders) = streaming_server();
+    let client = client(&server, ErrorStrategy::Fail);
+    assert_eq!(enabled(&client), Some(false));
+    let tx = sender(&senders, 0);
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].path(),
+        "/internal/v1/evaluation/snapshot/namespace/default"
+    );
+    let stream = reqs.iter().find(|r| r.path().ends_with("/stream")).unwrap();
+    assert_eq!(
+        stream.target,
+        "/client/v2/environments/default/namespaces/default/stream"
+    );
+    assert_eq!(stream.header("accept"), Some("application/json"));
+    assert_eq!(stream.header("x-flipt-environment"), Some("default"));
+
+    tx.send(Chunk::Data(stream_line(&doc("default", true))))
+        .unwrap();
+    assert!(eventually(|| enabled(&client) == Some(true)));
+    let generation = client.generation();
+    tx.send(Chunk::Data(stream_line(&doc("default", false))))
+        .unwrap();
+    assert!(eventually(|| enabled(&client) == Some(false)));
+    assert!(client.generation() > generation);
+    client.close();
+}
+
+#[test]
+fn lines_split_across_chunks_are_reassembled() {
+    let (server, senders) = streaming_server();
+    let client = client(&server, ErrorStrategy::Fail);
+    let tx = sender(&senders, 0);
+    let mut bytes = stream_line(&doc("default", true));
+    bytes.extend(b"\r\n"); // a blank keep-alive line, ignored
+    bytes.extend(stream_line(&doc("default", false)));
+    bytes.extend(stream_line(&doc("default", true)));
+    let generation = client.generation();
+    // Byte by byte for the first part, then odd-sized pieces.
+    for b in &bytes[..40] {
+        tx.send(Chunk::Data(vec![*b])).unwrap();
+    }
+    for piece in bytes[40..].chunks(7) {
+        tx.send(Chunk::Data(piece.to_vec())).unwrap();
+    }
+    assert!(eventually(|| client.generation() == generation + 3));
+    assert_eq!(enabled(&client), Some(true));
+    assert!(
+        client.health().last_error.is_none(),
+        "{:?}",
+        client.health().last_error
+    );
+}
+
+#[test]
+fn error_lines_and_garbage_never_replace_a_good_snapshot() {
+    let (server, senders) = streaming_server();
+    let fallback = client(&server, ErrorStrategy::Fallback);
+    let tx = sender(&senders, 0);
+    tx.send(Chunk::Data(stream_line(&doc("default", true))))
+        .unwrap();
+    assert!(eventually(|| enabled(&fallback) == Some(true)));
+    let last_error = |c: &FliptClient| {
+        c.health()
+            .last_error
+            .map(|(_, e)| e.to_string())
+            .unwrap_or_default()
+    };
+    tx.send(Chunk::Data(
+        b"{\"error\":{\"code\":13,\"message\":\"boom\",\"details\":[]}}\n".to_vec(),
+    ))
+    .unwrap();
+    assert!(eventually(
+        || last_error(&fallback).contains("the server reported: boom")
+    ));
+    tx.send(Chunk::Data(b"not json at all\n".to_vec())).unwrap();
+    assert!(
+        eventually(|| last_error(&fallback).contains("at line 1 column 1")),
+        "{}",
+        last_error(&fallback)
+    );
+    assert_eq!(enabled(&fallback), Some(true));
+
+    let fail = client(&server, ErrorStrategy::Fail);
+    let tx = sender(&senders, 1);
+    tx.send(Chunk::Data(
+        b"{\"error\":{\"code\":13,\"message\":\"boom\",\"details\":[]}}\n".to_vec(),
+    ))
+    .unwrap();
+    assert!(eventually(|| fail.evaluate_boolean("f", "u", &()).is_err()));
+    let err = fail
+        .evaluate_boolean("f", "u", &())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("boom"), "{err}");
+    tx.send(Chunk::Data(stream_line(&doc("default", true))))
+        .unwrap();
+    assert!(
+        eventually(|| enabled(&fail) == Some(true)),
+        "the next good line clears the error"
+    );
+}
+
+#[test]
+fn a_stream_cut_mid_line_reconnects_and_resumes() {
+    let (server, senders) = streaming_server();
+    let client = client(&server, ErrorStrategy::Fallback);
+    let tx = sender(&senders, 0);
+    let line = stream_line(&doc("default", true));
+    tx.send(Chunk::Data(line[..line.len() / 2].to_vec()))
+        .unwrap();
+    tx.send(Chunk::Abort).unwrap();
+    // The half line is not applied; the client reconnects.
+    let tx = sender(&senders, 1);
+    assert_eq!(enabled(&client), Some(false));
+    assert!(client.health().last_error.is_some());
+    tx.send(Chunk::Data(stream_line(&doc("default", true))))
+        .unwrap();
+    assert!(eventually(|| enabled(&client) == Some(true)));
+    // A stream the server ends properly is reopened too.
+    tx.send(Chunk::End).unwrap();
+    let _tx = sender(&senders, 2);
+}
+
+#[test]
+fn failing_reconnects_back_off() {
+    let phase = Arc::new(Mutex::new(0));
+    let p = phase.clone();
+    let server = FakeServer::start(move |r| {
+        if r.path().ends_with("/stream") {
+            Reply::status(401)
+        } else {
+            *p.lock().unwrap() += 1;
+            Reply::snapshot(&doc("default", true), "e")
+        }
+    });
+    let client = FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .fetch_mode(FetchMode::Streaming)
+            .error_strategy(ErrorStrategy::Fallback)
+            .retry_backoff(Duration::from_millis(20)),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    client.close();
+    let streams = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with("/stream"))
+        .count();
+    // Without backoff a 401 loop makes thousands of requests in 600 ms; with 20 ms × 2ⁿ
+    // full jitter it makes a handful.
+    println!("stream requests in 600 ms against a 401: {streams}");
+    assert!((2..=40).contains(&streams), "{streams} stream requests");
+    assert_eq!(enabled(&client), Some(true));
+}
+
+#[test]
+fn close_while_the_stream_is_idle() {
+    let (server, senders) = streaming_server();
+    let client = client(&server, ErrorStrategy::Fail);
+    let _tx = sender(&senders, 0);
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    client.close();
+    let took = t.elapsed();
+    println!("close() with an idle stream: {took:?}");
+    assert!(took < Duration::from_secs(2), "close took {took:?}");
+    let n = server.count();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.count(), n, "no reconnect after close");
+}
