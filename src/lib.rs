@@ -26,6 +26,8 @@
 mod client;
 mod error;
 mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 mod options;
 mod snapshot;

@@ -379,6 +379,7 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
             default_variant: default_variant(f.default_variant),
             rules: Some(rules),
             rollouts: Some(rollouts),
+            lookup_key: None,
             key: f.key.into_boxed_str(),
         };
         let key = flag.key.clone();
@@ -484,6 +485,7 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
             default_variant: default_variant(f.default_variant),
             rules,
             rollouts,
+            lookup_key: (map_key != f.key).then(|| map_key.clone().into_boxed_str()),
             key: f.key.into_boxed_str(),
         };
         b.flag(&map_key, flag);

@@ -113,7 +113,7 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
         if i > 0 {
             out.push(',');
         }
-        key(&mut out, &f.key);
+        key(&mut out, Snapshot::lookup_key(f));
         out.push_str("{\"key\":");
         write_str(&mut out, &f.key);
         let _ = write!(
@@ -147,7 +147,7 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        key(&mut out, &f.key);
+        key(&mut out, Snapshot::lookup_key(f));
         out.push('[');
         for (i, r) in s.rules[rules.range()].iter().enumerate() {
             if i > 0 {
@@ -176,7 +176,7 @@ pub(crate) fn engine_json(s: &Snapshot) -> String {
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        key(&mut out, &f.key);
+        key(&mut out, Snapshot::lookup_key(f));
         out.push('[');
         for (i, r) in s.rollouts[rollouts.range()].iter().enumerate() {
             if i > 0 {

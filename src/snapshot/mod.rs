@@ -74,6 +74,8 @@ impl Span {
 #[derive(Debug)]
 pub(crate) struct Flag {
     pub key: Box<str>,
+    /// The key the flag is found under, when it differs from `key` (hand-made seeds only).
+    pub lookup_key: Option<Box<str>>,
     pub enabled: bool,
     pub kind: FlagType,
     pub description: Option<Box<str>>,
@@ -411,6 +413,11 @@ impl Snapshot {
     /// and what the official SDKs accept as their `snapshot` option.
     pub fn to_base64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.to_engine_json())
+    }
+
+    /// The key a flag is indexed (and exported) under.
+    pub(crate) fn lookup_key(flag: &Flag) -> &str {
+        flag.lookup_key.as_deref().unwrap_or(&flag.key)
     }
 
     pub(crate) fn flag(&self, key: &str) -> Option<(u32, &Flag)> {

@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `framer`: see `flipt_client::fuzzing::check_framer` for the invariants it checks.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    flipt_client::fuzzing::check_framer(data);
+});

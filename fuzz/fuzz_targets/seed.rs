@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `seed`: see `flipt_client::fuzzing::check_seed` for the invariants it checks.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    flipt_client::fuzzing::check_seed(data);
+});
