@@ -46,7 +46,12 @@ fn outcome<C: Context + ?Sized>(s: &Arc<Snapshot>, flag: &str, entity: &str, ctx
         Err(e) => e.to_string(),
     };
     let boolean = match s.evaluate_boolean(flag, entity, ctx) {
-        Ok(r) => format!("{} {:?} [{}]", r.is_enabled(), r.reason(), sorted(r.segment_keys())),
+        Ok(r) => format!(
+            "{} {:?} [{}]",
+            r.is_enabled(),
+            r.reason(),
+            sorted(r.segment_keys())
+        ),
         Err(e) => e.to_string(),
     };
     format!("{variant} | {boolean}")
@@ -55,21 +60,42 @@ fn outcome<C: Context + ?Sized>(s: &Arc<Snapshot>, flag: &str, entity: &str, ctx
 /// Requests derived from the snapshot itself: every flag, with entities and context values
 /// taken from the constraint values it contains, so that constraints can match.
 fn probe(original: &Arc<Snapshot>, reloaded: &Arc<Snapshot>, extra: &[u8]) {
-    let mut values: Vec<&str> = original.constraints.iter().map(|c| &*c.value).take(32).collect();
+    let mut values: Vec<&str> = original
+        .constraints
+        .iter()
+        .map(|c| &*c.value)
+        .take(32)
+        .collect();
     values.extend(["", "true", "5", "2024-01-01T00:00:00Z", "user-1"]);
-    let properties: Vec<&str> = original.constraints.iter().map(|c| &*c.property).take(16).collect();
+    let properties: Vec<&str> = original
+        .constraints
+        .iter()
+        .map(|c| &*c.property)
+        .take(16)
+        .collect();
     let mut rng = Bytes(extra);
     for flag in original.flags.iter().take(64) {
         let key = Snapshot::lookup_key(flag);
         for round in 0..4 {
-            let entity = if round == 0 { "user-1" } else { rng.pick(&values) };
-            let ctx: Vec<(&str, &str)> = properties.iter().map(|p| (*p, rng.pick(&values))).collect();
+            let entity = if round == 0 {
+                "user-1"
+            } else {
+                rng.pick(&values)
+            };
+            let ctx: Vec<(&str, &str)> =
+                properties.iter().map(|p| (*p, rng.pick(&values))).collect();
             let a = outcome(original, key, entity, ctx.as_slice());
             let b = outcome(reloaded, key, entity, ctx.as_slice());
-            assert_eq!(a, b, "flag {key:?} entity {entity:?} context {ctx:?}: export/reload changed the result");
+            assert_eq!(
+                a, b,
+                "flag {key:?} entity {entity:?} context {ctx:?}: export/reload changed the result"
+            );
         }
     }
-    assert_eq!(outcome(original, "\u{0}missing", "e", &()), outcome(reloaded, "\u{0}missing", "e", &()));
+    assert_eq!(
+        outcome(original, "\u{0}missing", "e", &()),
+        outcome(reloaded, "\u{0}missing", "e", &())
+    );
 }
 
 /// Exports `snapshot` and loads it back; both must answer every probe the same way, and the
@@ -79,10 +105,17 @@ fn round_trip(snapshot: Snapshot, extra: &[u8]) {
     let seed = original.to_base64();
     let reloaded = match Snapshot::from_base64(&seed) {
         Ok(s) => Arc::new(s),
-        Err(e) => panic!("our own export does not load: {e}\n{}", original.to_engine_json()),
+        Err(e) => panic!(
+            "our own export does not load: {e}\n{}",
+            original.to_engine_json()
+        ),
     };
     assert_eq!(original.len(), reloaded.len());
-    assert_eq!(reloaded.to_base64().len(), seed.len(), "export is not stable");
+    assert_eq!(
+        reloaded.to_base64().len(),
+        seed.len(),
+        "export is not stable"
+    );
     probe(&original, &reloaded, extra);
 }
 
@@ -101,7 +134,9 @@ pub fn check_document(data: &[u8]) {
 
 /// Target `seed`: the base64 / engine-JSON seed parser, with the same round-trip invariant.
 pub fn check_seed(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     // As base64 text, and as the JSON inside a seed.
     if let Ok(s) = Snapshot::from_base64(text) {
         round_trip(s, data);
@@ -114,7 +149,9 @@ pub fn check_seed(data: &[u8]) {
 /// Target `framer`: the stream line framer yields the same lines however the input is cut.
 /// The first byte chooses the cut points.
 pub fn check_framer(data: &[u8]) {
-    let Some((&seed, input)) = data.split_first() else { return };
+    let Some((&seed, input)) = data.split_first() else {
+        return;
+    };
     let collect = |chunks: &mut dyn Iterator<Item = &[u8]>| {
         let mut framer = LineFramer::new();
         let mut lines: Vec<Vec<u8>> = Vec::new();
@@ -137,7 +174,10 @@ pub fn check_framer(data: &[u8]) {
     if raw.last().is_some_and(|l| l.is_empty()) {
         raw.pop();
     }
-    let reference: Vec<Vec<u8>> = raw.iter().map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec()).collect();
+    let reference: Vec<Vec<u8>> = raw
+        .iter()
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect();
     assert_eq!(whole, reference);
     // Every line also goes through the stream-line parser without panicking.
     for line in &whole {
@@ -156,15 +196,50 @@ const TYPES: &[&str] = &[
     "UNKNOWN_CONSTRAINT_COMPARISON_TYPE",
 ];
 const OPERATORS: &[&str] = &[
-    "eq", "neq", "lt", "lte", "gt", "gte", "empty", "notempty", "present", "notpresent", "prefix", "suffix",
-    "contains", "notcontains", "isoneof", "isnotoneof", "true", "false", "EQ",
+    "eq",
+    "neq",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "empty",
+    "notempty",
+    "present",
+    "notpresent",
+    "prefix",
+    "suffix",
+    "contains",
+    "notcontains",
+    "isoneof",
+    "isnotoneof",
+    "true",
+    "false",
+    "EQ",
 ];
 const VALUES: &[&str] = &[
-    "", "a", "ab", "5", "+5", "-7", "2147483648", "true", "false", "[\"a\",\"b\"]", "[1, 5, -7]", "[1.5]",
-    "2024-01-01T00:00:00Z", "2024-06-01T12:00:00+02:00", "2024-01-01", "user-1", "ñ", "[\"a\\\"b\"]",
+    "",
+    "a",
+    "ab",
+    "5",
+    "+5",
+    "-7",
+    "2147483648",
+    "true",
+    "false",
+    "[\"a\",\"b\"]",
+    "[1, 5, -7]",
+    "[1.5]",
+    "2024-01-01T00:00:00Z",
+    "2024-06-01T12:00:00+02:00",
+    "2024-01-01",
+    "user-1",
+    "ñ",
+    "[\"a\\\"b\"]",
 ];
 const PROPS: &[&str] = &["p", "q", "r", "plan", ""];
-const ROLLOUTS: &[&str] = &["0", "0.01", "10", "33.33", "50", "99.99", "100", "-5", "1e-3"];
+const ROLLOUTS: &[&str] = &[
+    "0", "0.01", "10", "33.33", "50", "99.99", "100", "-5", "1e-3",
+];
 
 /// Target `evaluate`: a valid snapshot built from the fuzz bytes (so that evaluation, not
 /// parsing, is exercised), arbitrary requests against it, and the export round trip.
@@ -192,12 +267,22 @@ pub fn check_evaluation(data: &[u8]) {
                 constraints.join(",")
             ));
         }
-        let op = |b: &mut Bytes<'_>| if b.byte() % 2 == 0 { "OR_SEGMENT_OPERATOR" } else { "AND_SEGMENT_OPERATOR" };
+        let op = |b: &mut Bytes<'_>| {
+            if b.byte() % 2 == 0 {
+                "OR_SEGMENT_OPERATOR"
+            } else {
+                "AND_SEGMENT_OPERATOR"
+            }
+        };
         let body = if boolean {
             let mut rollouts = Vec::new();
             for _ in 0..(b.byte() % 3) {
                 rollouts.push(if b.byte() % 2 == 0 {
-                    format!(r#"{{"threshold":{{"percentage":{},"value":{}}}}}"#, b.pick(ROLLOUTS), b.byte() % 2 == 0)
+                    format!(
+                        r#"{{"threshold":{{"percentage":{},"value":{}}}}}"#,
+                        b.pick(ROLLOUTS),
+                        b.byte() % 2 == 0
+                    )
                 } else {
                     format!(
                         r#"{{"segment":{{"value":{},"segmentOperator":"{}","segments":[{}]}}}}"#,
@@ -207,12 +292,20 @@ pub fn check_evaluation(data: &[u8]) {
                     )
                 });
             }
-            format!(r#""type":"BOOLEAN_FLAG_TYPE","rollouts":[{}]"#, rollouts.join(","))
+            format!(
+                r#""type":"BOOLEAN_FLAG_TYPE","rollouts":[{}]"#,
+                rollouts.join(",")
+            )
         } else {
             let mut rules = Vec::new();
             for _ in 0..(b.byte() % 3) {
                 let dists: Vec<String> = (0..(b.byte() % 4))
-                    .map(|d| format!(r#"{{"variantKey":"v{d}","variantAttachment":"{{}}","rollout":{}}}"#, b.pick(ROLLOUTS)))
+                    .map(|d| {
+                        format!(
+                            r#"{{"variantKey":"v{d}","variantAttachment":"{{}}","rollout":{}}}"#,
+                            b.pick(ROLLOUTS)
+                        )
+                    })
                     .collect();
                 rules.push(format!(
                     r#"{{"segmentOperator":"{}","segments":[{}],"distributions":[{}]}}"#,
@@ -221,12 +314,25 @@ pub fn check_evaluation(data: &[u8]) {
                     dists.join(",")
                 ));
             }
-            let default = if b.byte() % 2 == 0 { r#","defaultVariant":{"id":"d","key":"d","attachment":"null"}"# } else { "" };
-            format!(r#""type":"VARIANT_FLAG_TYPE","rules":[{}]{default}"#, rules.join(","))
+            let default = if b.byte() % 2 == 0 {
+                r#","defaultVariant":{"id":"d","key":"d","attachment":"null"}"#
+            } else {
+                ""
+            };
+            format!(
+                r#""type":"VARIANT_FLAG_TYPE","rules":[{}]{default}"#,
+                rules.join(",")
+            )
         };
-        flags.push(format!(r#"{{"key":"f{fi}","name":"","enabled":{},{body}}}"#, b.byte() % 4 != 0));
+        flags.push(format!(
+            r#"{{"key":"f{fi}","name":"","enabled":{},{body}}}"#,
+            b.byte() % 4 != 0
+        ));
     }
-    let doc = format!(r#"{{"namespace":{{"key":"default"}},"flags":[{}]}}"#, flags.join(","));
+    let doc = format!(
+        r#"{{"namespace":{{"key":"default"}},"flags":[{}]}}"#,
+        flags.join(",")
+    );
     let snapshot = match Snapshot::from_document(&doc) {
         Ok(s) => s,
         Err(e) => panic!("generated document does not load: {e}\n{doc}"),
@@ -237,7 +343,12 @@ pub fn check_evaluation(data: &[u8]) {
     for chunk in rest.chunks(8).take(16) {
         let text = String::from_utf8_lossy(chunk);
         let flag = format!("f{}", chunk.first().copied().unwrap_or(0) % 5);
-        let ctx = [("p", text.as_ref()), ("q", "5"), ("r", "2024-01-01T00:00:00Z"), ("plan", "a")];
+        let ctx = [
+            ("p", text.as_ref()),
+            ("q", "5"),
+            ("r", "2024-01-01T00:00:00Z"),
+            ("plan", "a"),
+        ];
         let _ = outcome(&snapshot, &flag, &text, &ctx);
     }
     let owned = match Snapshot::from_base64(&snapshot.to_base64()) {

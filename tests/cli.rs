@@ -9,6 +9,21 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use support::vectors;
 
+/// The example as a command. Under emulation (CI's arm64 run under qemu-user) the
+/// `FLIPT_TEST_RUNNER` variable names the emulator, as Cargo's target runner does for tests.
+fn run(name: &str) -> Command {
+    let exe = example(name);
+    match std::env::var("FLIPT_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut cmd = Command::new(parts.next().unwrap_or_default());
+            cmd.args(parts).arg(exe);
+            cmd
+        }
+        _ => Command::new(exe),
+    }
+}
+
 /// `cargo test` builds the examples next to the test binaries.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -35,7 +50,7 @@ fn request_lines_reproduce_the_vectors() {
             input.push_str(&line.to_string());
             input.push('\n');
         }
-        let mut child = Command::new(example("evaluate"))
+        let mut child = run("evaluate")
             .args(["--snapshot", snapshot_path.to_str().unwrap(), "--namespace"])
             .arg(file["namespace"].as_str().unwrap())
             .args(["--requests", "-"])
@@ -66,7 +81,7 @@ fn request_lines_reproduce_the_vectors() {
 
 #[test]
 fn readable_mode_on_the_bundled_snapshot() {
-    let out = Command::new(example("evaluate"))
+    let out = run("evaluate")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "--snapshot",
@@ -84,7 +99,7 @@ fn readable_mode_on_the_bundled_snapshot() {
     assert!(text.contains("variant     blue"), "{text}");
     assert!(text.contains("segments    pro-users"), "{text}");
 
-    let out = Command::new(example("evaluate"))
+    let out = run("evaluate")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "--snapshot",
@@ -106,12 +121,9 @@ fn readable_mode_on_the_bundled_snapshot() {
 
 #[test]
 fn bad_arguments_and_files_fail_cleanly() {
-    let out = Command::new(example("evaluate"))
-        .arg("--bogus")
-        .output()
-        .unwrap();
+    let out = run("evaluate").arg("--bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(example("evaluate"))
+    let out = run("evaluate")
         .args([
             "--snapshot",
             "/nonexistent.json",
@@ -130,7 +142,7 @@ fn bad_arguments_and_files_fail_cleanly() {
 fn evaluates_against_a_live_server() {
     use support::server::{doc, FakeServer, Reply};
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let out = Command::new(example("evaluate"))
+    let out = run("evaluate")
         .args([
             "--url",
             &server.url(),
@@ -158,7 +170,7 @@ fn evaluates_against_a_live_server() {
 
     // An unreachable server with a snapshot file falls back to the file.
     drop(server);
-    let out = Command::new(example("evaluate"))
+    let out = run("evaluate")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "--url",
