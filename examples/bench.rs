@@ -60,6 +60,8 @@ struct Request<'a> {
     entity: &'a str,
     pairs: &'a [(&'a str, &'a str)],
     map: HashMap<String, String>,
+    /// A handle for this request's flag, as a hot loop would keep one.
+    handle: flipt_client::FlagHandle,
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -222,6 +224,7 @@ fn main() {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                handle: client.flag(text_of(*flag)),
             }
         })
         .collect();
@@ -256,6 +259,24 @@ fn main() {
         snap.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
     });
 
+    // By flag handle (made before timing; the warm-up pass resolves each once).
+    for r in &requests {
+        let _ = if r.boolean {
+            r.handle.evaluate_boolean(r.entity, r.pairs).is_ok()
+        } else {
+            r.handle.evaluate_variant(r.entity, r.pairs).is_ok()
+        };
+    }
+    let (variant_handle_ns, handle_allocs) = time_passes(passes, &variants, |r| {
+        r.handle.evaluate_variant(r.entity, r.pairs).is_ok()
+    });
+    let (boolean_handle_ns, handle_allocs_b) = time_passes(passes, &booleans, |r| {
+        r.handle.evaluate_boolean(r.entity, r.pairs).is_ok()
+    });
+    println!(
+        "by handle: variant {variant_handle_ns:.1} ns/eval, boolean {boolean_handle_ns:.1} ns/eval ({} allocations); by key: variant {variant_ns:.1}, boolean {boolean_ns:.1}",
+        handle_allocs + handle_allocs_b
+    );
     println!("variant:  median {variant_ns:.1} ns/eval (pairs), {variant_map_ns:.1} ns/eval (HashMap), {variant_direct_ns:.1} ns/eval (snapshot, no lock)");
     println!(
         "boolean:  median {boolean_ns:.1} ns/eval (pairs), {boolean_map_ns:.1} ns/eval (HashMap)"
@@ -289,6 +310,6 @@ fn main() {
         );
     }
     println!(
-        "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss}"
+        "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss} variant_handle_ns={variant_handle_ns:.0} boolean_handle_ns={boolean_handle_ns:.0}"
     );
 }

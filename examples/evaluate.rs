@@ -33,7 +33,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: evaluate (--snapshot FILE | --url URL [--client-token T | --jwt T] [--environment ENV] \
 [--streaming] [--ca-cert FILE] [--insecure]) [--namespace NS] \
-(--flag KEY --entity ID [--context k=v ...] [--json] | --requests FILE|-)";
+(--flag KEY --entity ID [--context k=v ...] [--json | --explain] | --requests FILE|-)";
 
 #[derive(Default)]
 struct Args {
@@ -44,6 +44,7 @@ struct Args {
     context: Vec<(String, String)>,
     requests: Option<String>,
     json: bool,
+    explain: bool,
     url: Option<String>,
     auth: Option<Authentication>,
     environment: Option<String>,
@@ -71,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--requests" => args.requests = Some(value("--requests")?),
             "--json" => args.json = true,
+            "--explain" => args.explain = true,
             "--url" => args.url = Some(value("--url")?),
             "--client-token" => {
                 args.auth = Some(Authentication::client_token(value("--client-token")?))
@@ -236,6 +238,22 @@ fn run_one(client: &FliptClient, args: &Args) -> Result<bool, String> {
     let ctx = args.context.as_slice();
     let snapshot = client.snapshot();
     let kind = snapshot.flag_type(flag).unwrap_or(FlagType::Variant);
+    if args.explain {
+        let why = match kind {
+            FlagType::Variant => client.explain_variant(flag, entity, ctx),
+            FlagType::Boolean => client.explain_boolean(flag, entity, ctx),
+        };
+        return match why {
+            Ok(why) => {
+                println!("{why}");
+                Ok(true)
+            }
+            Err(e) => {
+                println!("error       {e}");
+                Ok(false)
+            }
+        };
+    }
     if args.json {
         let reply = match kind {
             FlagType::Variant => envelope(

@@ -1,13 +1,17 @@
 //! [`FliptClient`]: the public face of the crate.
 
 use crate::error::Error;
+use crate::eval::explain::{self, Explanation};
 use crate::eval::{self, result::*, Context};
 use crate::net::http::{Fetched, Fetcher};
-use crate::net::poller::{self, Poller};
+use crate::net::poller::{Poller, Updater};
 use crate::net::stop::Stop;
 use crate::options::{Authentication, ClientOptions, ErrorStrategy};
+use crate::persist::Persist;
+use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::{FlagInfo, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -87,6 +91,21 @@ impl FliptClient {
     /// ```
     pub fn new(options: ClientOptions) -> Result<FliptClient, Error> {
         options.validate()?;
+        let persist = options.persist_path.as_ref().map(|path| Persist {
+            path: path.clone(),
+            namespace: options.namespace.clone(),
+            environment: options.environment.clone(),
+        });
+        if let Some(p) = &persist {
+            p.validate()?;
+        }
+        let persisted = persist.as_ref().and_then(|p| match p.load() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("flipt: ignoring {e}");
+                None
+            }
+        });
         let (initial, source) = match &options.snapshot {
             Some(seed) => {
                 let s = Snapshot::from_base64(seed)
@@ -102,15 +121,23 @@ impl FliptClient {
             }
             None => (Snapshot::empty(&options.namespace), SnapshotSource::Empty),
         };
+        // A persisted snapshot is at least as recent as a seed compiled into the program.
+        let (initial, source) = match persisted {
+            Some(s) => (s, SnapshotSource::Persisted),
+            None => (initial, source),
+        };
         let store = Arc::new(Store::new(Arc::new(initial), source));
         let auth = Arc::new(RwLock::new(options.authentication.clone()));
         let stop = Arc::new(Stop::default());
         let mut fetcher = Fetcher::new(&options, Arc::clone(&auth), Arc::clone(&stop))?;
 
+        let updater = Updater {
+            store: Arc::clone(&store),
+            strategy: options.error_strategy,
+            persist,
+        };
         match fetcher.fetch() {
-            Ok(fetched @ Fetched::Snapshot(_)) => {
-                poller::apply(&store, options.error_strategy, Ok(fetched))
-            }
+            Ok(fetched @ Fetched::Snapshot(_)) => updater.apply(Ok(fetched)),
             Ok(Fetched::NotModified) => {}
             Err(e) if options.error_strategy == ErrorStrategy::Fail => return Err(e),
             Err(e) => {
@@ -122,10 +149,9 @@ impl FliptClient {
         }
         let poller = Poller::start(
             fetcher,
-            Arc::clone(&store),
+            updater,
             stop,
             options.fetch_mode,
-            options.error_strategy,
             options.update_interval,
         )?;
         Ok(FliptClient {
@@ -169,6 +195,74 @@ impl FliptClient {
         };
         *auth.write().unwrap_or_else(|p| p.into_inner()) = authentication;
         Ok(())
+    }
+
+    /// Installs `snapshot` in place of the current one, as an update from the server would
+    /// (listeners are notified), for programs that obtain snapshots themselves: a file
+    /// watcher, a message bus. A connected client's next update replaces it again.
+    ///
+    /// ```
+    /// use flipt_client::{FliptClient, Snapshot};
+    /// let client = FliptClient::from_snapshot(Snapshot::empty("default"));
+    /// client.set_snapshot(Snapshot::parse(include_str!("../examples/data/snapshot.json"))?);
+    /// assert!(client.evaluate_boolean("new-search", "user-5", &())?.is_enabled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_snapshot(&self, snapshot: Snapshot) {
+        let old = self
+            .inner
+            .store
+            .install(Arc::new(snapshot), SnapshotSource::Local);
+        drop(old);
+    }
+
+    /// Calls `listener` on the update thread after each new snapshot is installed, with the
+    /// keys of the flags it added, removed or changed. A listener that panics is logged and
+    /// stays registered; keep listeners short, the next update waits for them.
+    ///
+    /// ```no_run
+    /// # let client = flipt_client::FliptClient::new(flipt_client::ClientOptions::new())?;
+    /// client.on_change(|change| {
+    ///     for key in &change.changed {
+    ///         println!("flag {key} changed in generation {}", change.generation);
+    ///     }
+    /// });
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn on_change(&self, listener: impl Fn(&SnapshotChange) + Send + Sync + 'static) {
+        self.inner.store.listen(Box::new(listener));
+    }
+
+    /// A channel that receives a [`SnapshotChange`] after each new snapshot. Dropping the
+    /// receiver is fine: sends to it are then ignored.
+    pub fn subscribe(&self) -> std::sync::mpsc::Receiver<SnapshotChange> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.inner
+            .store
+            .listen(Box::new(move |change: &SnapshotChange| {
+                let _ = tx.send(change.clone());
+            }));
+        rx
+    }
+
+    /// A handle for evaluating one flag in a hot loop: it remembers where the flag is in the
+    /// current snapshot, so evaluations skip the key lookup, and finds it again when a new
+    /// snapshot is installed. Allocation-free like every evaluation. A handle keeps the
+    /// client alive; it is `Send` but not `Sync` (give each thread its own, or clone it).
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let theme = client.flag("checkout-theme");
+    /// let r = theme.evaluate_variant("user-1", &[("plan", "pro"), ("age", "30")])?;
+    /// assert_eq!(r.variant_key(), "blue");
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn flag(&self, flag_key: &str) -> FlagHandle {
+        FlagHandle {
+            client: self.clone(),
+            key: flag_key.into(),
+            cache: Cell::new(None),
+        }
     }
 
     /// The state of updates: generation, where the snapshot came from and when, the last
@@ -309,6 +403,52 @@ impl FliptClient {
         eval::batch(&snapshot, &self.inner.namespace, requests, out)
     }
 
+    /// Why `evaluate_variant` gives what it gives: each rule tried, each segment and constraint
+    /// with the value it saw, the bucket and the distribution boundaries. Allocates; for
+    /// debugging and tooling, not for the hot path.
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let why = client.explain_variant("checkout-theme", "user-1", &[("plan", "pro"), ("age", "17")])?;
+    /// assert_eq!(why.outcome.variant_key, "control");
+    /// println!("{why}");
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn explain_variant<C: Context + ?Sized>(
+        &self,
+        flag_key: &str,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<Explanation, Error> {
+        let snapshot = self.inner.store.load()?;
+        explain::explain(
+            &snapshot,
+            &self.inner.namespace,
+            flag_key,
+            entity_id,
+            context,
+            crate::FlagType::Variant,
+        )
+    }
+
+    /// Why `evaluate_boolean` gives what it gives; see [`FliptClient::explain_variant`].
+    pub fn explain_boolean<C: Context + ?Sized>(
+        &self,
+        flag_key: &str,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<Explanation, Error> {
+        let snapshot = self.inner.store.load()?;
+        explain::explain(
+            &snapshot,
+            &self.inner.namespace,
+            flag_key,
+            entity_id,
+            context,
+            crate::FlagType::Boolean,
+        )
+    }
+
     /// All flags of the current snapshot, sorted by key.
     pub fn list_flags(&self) -> Result<Vec<FlagInfo>, Error> {
         let snapshot = self.inner.store.load()?;
@@ -325,5 +465,94 @@ impl FliptClient {
     /// [`FliptClient::from_snapshot_json`].
     pub fn get_snapshot(&self) -> Result<String, Error> {
         Ok(self.inner.store.load()?.to_base64())
+    }
+}
+
+/// A flag resolved once per snapshot; see [`FliptClient::flag`].
+#[derive(Clone)]
+pub struct FlagHandle {
+    client: FliptClient,
+    key: Box<str>,
+    /// Generation of the snapshot the position was resolved in, and the position (`None`:
+    /// not in that snapshot).
+    cache: Cell<Option<(u64, Option<u32>)>>,
+}
+
+impl std::fmt::Debug for FlagHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlagHandle")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlagHandle {
+    /// The flag key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The current snapshot and the flag's position in it.
+    #[inline]
+    fn resolve(&self) -> Result<(Arc<Snapshot>, u32), Error> {
+        let inner = &self.client.inner;
+        let (snapshot, generation) = inner.store.load_with_generation()?;
+        let pos = match self.cache.get() {
+            Some((g, pos)) if g == generation => pos,
+            _ => {
+                let pos = if snapshot.namespace() == &*inner.namespace {
+                    snapshot.flag(&self.key).map(|(i, _)| i)
+                } else {
+                    None
+                };
+                self.cache.set(Some((generation, pos)));
+                pos
+            }
+        };
+        match pos {
+            Some(p) => Ok((snapshot, p)),
+            None => Err(Error::FlagNotFound {
+                namespace: inner.namespace.to_string(),
+                flag_key: self.key.to_string(),
+            }),
+        }
+    }
+
+    /// [`FliptClient::evaluate_variant`] for this flag.
+    pub fn evaluate_variant<C: Context + ?Sized>(
+        &self,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<VariantEvaluation, Error> {
+        let (snapshot, pos) = self.resolve()?;
+        let Some(flag) = snapshot.flags.get(pos as usize) else {
+            return Err(Error::Internal("flag handle out of range".into()));
+        };
+        if flag.kind != crate::FlagType::Variant {
+            return Err(Error::WrongFlagType {
+                flag_key: self.key.to_string(),
+                expected: crate::FlagType::Variant,
+            });
+        }
+        eval::variant_of(&snapshot, pos, flag, entity_id, context)
+    }
+
+    /// [`FliptClient::evaluate_boolean`] for this flag.
+    pub fn evaluate_boolean<C: Context + ?Sized>(
+        &self,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<BooleanEvaluation, Error> {
+        let (snapshot, pos) = self.resolve()?;
+        let Some(flag) = snapshot.flags.get(pos as usize) else {
+            return Err(Error::Internal("flag handle out of range".into()));
+        };
+        if flag.kind != crate::FlagType::Boolean {
+            return Err(Error::WrongFlagType {
+                flag_key: self.key.to_string(),
+                expected: crate::FlagType::Boolean,
+            });
+        }
+        eval::boolean_of(&snapshot, pos, flag, &self.key, entity_id, context)
     }
 }

@@ -30,19 +30,24 @@ mod eval;
 pub mod fuzzing;
 pub mod net;
 mod options;
+mod persist;
 mod snapshot;
 mod store;
 
-pub use client::FliptClient;
+pub use client::{FlagHandle, FliptClient};
 pub use error::{Error, ErrorKind, FlagType, RankList, SnapshotError};
 pub use eval::bucket::crc32;
 pub use eval::context::Context;
+pub use eval::explain::{
+    BucketTrace, ConstraintTrace, ExplainedOutcome, Explanation, SegmentTrace, Step,
+};
 pub use eval::json::{envelope, flags_json};
 pub use eval::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Reason, SegmentKeys, VariantEvaluation,
 };
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
+pub use snapshot::changes::SnapshotChange;
 pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
 pub use store::{Health, SnapshotSource};
 

@@ -244,6 +244,9 @@ pub struct ClientOptions {
     /// Base of the full-jitter exponential backoff between retries and stream reconnects
     /// (default 1 s; delays are uniform in `[0, min(30 s, base × 2ⁿ))`).
     pub retry_backoff: Duration,
+    /// A file to write every snapshot from the server to, and to start from when the server
+    /// cannot be reached (see [`ClientOptions::persist_path`]).
+    pub persist_path: Option<PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -261,6 +264,7 @@ impl Default for ClientOptions {
             snapshot: None,
             tls_config: None,
             retry_backoff: Duration::from_secs(1),
+            persist_path: None,
         }
     }
 }
@@ -286,6 +290,7 @@ impl fmt::Debug for ClientOptions {
             )
             .field("tls_config", &self.tls_config)
             .field("retry_backoff", &self.retry_backoff)
+            .field("persist_path", &self.persist_path)
             .finish()
     }
 }
@@ -365,6 +370,15 @@ impl ClientOptions {
     /// Sets the base delay of retry backoff.
     pub fn retry_backoff(mut self, base: Duration) -> Self {
         self.retry_backoff = base;
+        self
+    }
+
+    /// Persists every snapshot from the server to `path` (atomically) and starts from that
+    /// file when it exists: a CLI or service restarted without its server keeps the last
+    /// known flags (use [`ErrorStrategy::Fallback`] so construction does not fail). A file that
+    /// is corrupt, truncated, or for another namespace or environment is logged and ignored.
+    pub fn persist_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.persist_path = Some(path.into());
         self
     }
 

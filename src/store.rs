@@ -3,6 +3,7 @@
 //! clone an `Arc`, plus a generation counter readable without locking.
 
 use crate::error::Error;
+use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::Snapshot;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +19,8 @@ pub enum SnapshotSource {
     Seed,
     /// Given to an offline constructor (a file, a document or a [`Snapshot`]).
     Local,
+    /// The file written by the `persist_path` option on an earlier run.
+    Persisted,
     /// Nothing has been loaded yet: an empty snapshot.
     Empty,
 }
@@ -49,25 +52,33 @@ impl Health {
 
 #[derive(Clone)]
 struct Current {
+    /// The generation of `snapshot`, read together with it.
+    generation: u64,
     snapshot: Arc<Snapshot>,
     /// Set under the `fail` strategy when an update failed: evaluations return it.
     error: Option<Arc<Error>>,
 }
 
+/// A change listener: a callback, or a channel subscription wrapped as one.
+pub(crate) type Listener = Box<dyn Fn(&SnapshotChange) + Send + Sync>;
+
 pub(crate) struct Store {
     current: RwLock<Current>,
     generation: AtomicU64,
     health: Mutex<Health>,
+    listeners: Mutex<Vec<Listener>>,
 }
 
 impl Store {
     pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
         Store {
             current: RwLock::new(Current {
+                generation: 1,
                 snapshot,
                 error: None,
             }),
             generation: AtomicU64::new(1),
+            listeners: Mutex::new(Vec::new()),
             health: Mutex::new(Health {
                 generation: 1,
                 source,
@@ -108,6 +119,16 @@ impl Store {
         }
     }
 
+    /// The current snapshot and its generation, or the stored error.
+    #[inline]
+    pub fn load_with_generation(&self) -> Result<(Arc<Snapshot>, u64), Error> {
+        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+        match &cur.error {
+            None => Ok((Arc::clone(&cur.snapshot), cur.generation)),
+            Some(e) => Err((**e).clone()),
+        }
+    }
+
     /// The current snapshot even when an error is stored.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(
@@ -119,21 +140,63 @@ impl Store {
         )
     }
 
-    /// Installs a new snapshot from the server (built off-lock by the caller) and clears any
-    /// stored error. Returns the previous snapshot so the caller frees it outside the lock.
-    pub fn swap(&self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
+    /// Installs a new snapshot (built off-lock by the caller) and clears any stored error.
+    /// Returns the previous snapshot so the caller frees it outside the lock.
+    fn swap_from(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
         let old = {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
             cur.error = None;
+            cur.generation += 1;
+            self.generation.store(cur.generation, Ordering::Release);
             std::mem::replace(&mut cur.snapshot, snapshot)
         };
-        self.generation.fetch_add(1, Ordering::Release);
         let now = SystemTime::now();
         let mut h = self.health_mut();
-        h.source = SnapshotSource::Server;
+        h.source = source;
         h.installed_at = now;
-        h.last_success = Some(now);
+        if source == SnapshotSource::Server {
+            h.last_success = Some(now);
+        }
         old
+    }
+
+    /// Installs `snapshot` and tells the listeners what changed. Returns the previous
+    /// snapshot, for the caller to free.
+    pub fn install(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
+        let old = self.swap_from(Arc::clone(&snapshot), source);
+        if self.has_listeners() {
+            self.notify(&SnapshotChange::between(&old, &snapshot, self.generation()));
+        }
+        old
+    }
+
+    /// Registers a change listener.
+    pub fn listen(&self, listener: Listener) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+    }
+
+    pub fn has_listeners(&self) -> bool {
+        !self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// Runs every listener; a listener that panics is logged and kept.
+    pub fn notify(&self, change: &SnapshotChange) {
+        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        for l in listeners.iter() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(change))).is_err() {
+                log::error!(
+                    "flipt: a snapshot change listener panicked (generation {})",
+                    change.generation
+                );
+            }
+        }
     }
 
     /// Stores an error that evaluations return until the next successful swap.

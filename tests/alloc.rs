@@ -123,6 +123,25 @@ fn variant_and_boolean_evaluations_allocate_nothing() {
 }
 
 #[test]
+fn evaluations_through_flag_handles_allocate_nothing() {
+    let (client, cases) = load("gen-seed2.json");
+    // Handles are created (one allocation each) before measuring.
+    let handles: Vec<_> = cases.iter().map(|c| client.flag(&c.flag)).collect();
+    for (case, handle) in cases.iter().zip(&handles) {
+        let (n, ok) = allocations(|| match case.kind.as_str() {
+            "variant" => handle
+                .evaluate_variant(&case.entity, case.pairs.as_slice())
+                .is_ok(),
+            _ => handle
+                .evaluate_boolean(&case.entity, case.pairs.as_slice())
+                .is_ok(),
+        });
+        assert!(ok, "{}", case.flag);
+        assert_eq!(n, 0, "handle evaluation of {} allocated", case.flag);
+    }
+}
+
+#[test]
 fn reading_results_allocates_nothing() {
     let client =
         FliptClient::from_snapshot_json(include_str!("../examples/data/snapshot.json")).unwrap();

@@ -4,6 +4,7 @@
 pub(crate) mod bucket;
 pub(crate) mod context;
 pub(crate) mod datetime;
+pub mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
 pub(crate) mod strings;
@@ -43,12 +44,18 @@ fn constraint_matches<C: Context + ?Sized>(
     subjects: &mut Subjects<'_, C>,
 ) -> Option<bool> {
     if let Test::Time(op, cv) = &c.test {
+        // Parsed once per evaluation through the subjects' cache.
         return Some(match (subjects.time_of(c), cv) {
             (Some(v), Some(c)) => op.holds(v, *c),
             _ => false,
         });
     }
-    let v = subjects.of(c);
+    test_value(c, subjects.of(c))
+}
+
+/// One constraint against the value `v` (the evaluator and explanations share this).
+#[inline]
+pub(crate) fn test_value(c: &Constraint, v: &str) -> Option<bool> {
     let cv = &*c.value;
     Some(match &c.test {
         Test::IsEmpty => v.is_empty(),
@@ -85,7 +92,10 @@ fn constraint_matches<C: Context + ?Sized>(
         },
         Test::BoolTrue => v == "true",
         Test::BoolFalse => v == "false",
-        Test::Time(..) => false, // handled above
+        Test::Time(op, c) => match (datetime::parse_rfc3339(v), c) {
+            (Some(v), Some(c)) => op.holds(v, *c),
+            _ => false,
+        },
         Test::Never => false,
         Test::UnknownType => return None,
     })
@@ -259,7 +269,7 @@ fn lookup<'s>(
 }
 
 /// Variant evaluation (EVALUATION.md §4) of a flag already looked up.
-fn variant_of<C: Context + ?Sized>(
+pub(crate) fn variant_of<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,
@@ -330,7 +340,7 @@ fn variant_of<C: Context + ?Sized>(
 }
 
 /// Boolean evaluation (EVALUATION.md §9) of a flag already looked up.
-fn boolean_of<C: Context + ?Sized>(
+pub(crate) fn boolean_of<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,

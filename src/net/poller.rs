@@ -6,34 +6,50 @@ use super::stop::Stop;
 use super::stream::{Frame, LineFramer};
 use crate::error::{Error, SnapshotError};
 use crate::options::{ErrorStrategy, FetchMode};
+use crate::persist::Persist;
 use crate::snapshot::Snapshot;
-use crate::store::Store;
+use crate::store::{SnapshotSource, Store};
 use std::io::Read;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Applies the outcome of one update to the store according to the error strategy.
-pub(crate) fn apply(store: &Store, strategy: ErrorStrategy, outcome: Result<Fetched, Error>) {
-    match outcome {
-        Ok(Fetched::Snapshot(snapshot)) => install(store, *snapshot),
-        Ok(Fetched::NotModified) => store.record_check(),
-        Err(e) => report(store, strategy, e),
-    }
+/// Everything that happens to a fetched snapshot: install, persist, notify; and to a failure:
+/// log, record, and under `fail` poison evaluations.
+pub(crate) struct Updater {
+    pub store: Arc<Store>,
+    pub strategy: ErrorStrategy,
+    pub persist: Option<Persist>,
 }
 
-fn install(store: &Store, snapshot: Snapshot) {
-    let old = store.swap(Arc::new(snapshot));
-    // The previous snapshot is freed here, outside the lock.
-    drop(old);
-}
-
-fn report(store: &Store, strategy: ErrorStrategy, e: Error) {
-    log::warn!("flipt: snapshot update failed: {e}");
-    if strategy == ErrorStrategy::Fail {
-        store.set_error(e.clone());
+impl Updater {
+    pub fn apply(&self, outcome: Result<Fetched, Error>) {
+        match outcome {
+            Ok(Fetched::Snapshot(snapshot)) => self.install(*snapshot),
+            Ok(Fetched::NotModified) => self.store.record_check(),
+            Err(e) => self.report(e),
+        }
     }
-    store.record_error(e);
+
+    fn install(&self, snapshot: Snapshot) {
+        let new = Arc::new(snapshot);
+        let old = self.store.install(Arc::clone(&new), SnapshotSource::Server);
+        if let Some(p) = &self.persist {
+            if let Err(e) = p.save(&new) {
+                log::warn!("flipt: {e}");
+            }
+        }
+        // The previous snapshot is freed here, outside the lock.
+        drop(old);
+    }
+
+    fn report(&self, e: Error) {
+        log::warn!("flipt: snapshot update failed: {e}");
+        if self.strategy == ErrorStrategy::Fail {
+            self.store.set_error(e.clone());
+        }
+        self.store.record_error(e);
+    }
 }
 
 /// The running background thread.
@@ -46,10 +62,9 @@ pub(crate) struct Poller {
 impl Poller {
     pub fn start(
         fetcher: Fetcher,
-        store: Arc<Store>,
+        updater: Updater,
         stop: Arc<Stop>,
         mode: FetchMode,
-        strategy: ErrorStrategy,
         interval: Duration,
     ) -> Result<Poller, Error> {
         let agent = fetcher.agent();
@@ -57,8 +72,8 @@ impl Poller {
         let thread = std::thread::Builder::new()
             .name("flipt-poller".into())
             .spawn(move || match mode {
-                FetchMode::Polling => poll(fetcher, &store, &thread_stop, strategy, interval),
-                FetchMode::Streaming => stream(fetcher, &store, &thread_stop, strategy),
+                FetchMode::Polling => poll(fetcher, &updater, &thread_stop, interval),
+                FetchMode::Streaming => stream(fetcher, &updater, &thread_stop),
             })
             .map_err(|e| Error::Internal(format!("cannot start the update thread: {e}")))?;
         Ok(Poller {
@@ -87,23 +102,17 @@ impl Drop for Poller {
     }
 }
 
-fn poll(
-    mut fetcher: Fetcher,
-    store: &Store,
-    stop: &Stop,
-    strategy: ErrorStrategy,
-    interval: Duration,
-) {
+fn poll(mut fetcher: Fetcher, updater: &Updater, stop: &Stop, interval: Duration) {
     while !stop.sleep(interval) {
         let outcome = fetcher.fetch();
         if stop.is_stopped() {
             break;
         }
-        apply(store, strategy, outcome);
+        updater.apply(outcome);
     }
 }
 
-fn stream(mut fetcher: Fetcher, store: &Store, stop: &Stop, strategy: ErrorStrategy) {
+fn stream(mut fetcher: Fetcher, updater: &Updater, stop: &Stop) {
     let mut failures = 0u32;
     let mut buf = vec![0u8; 64 * 1024];
     while !stop.is_stopped() {
@@ -113,14 +122,14 @@ fn stream(mut fetcher: Fetcher, store: &Store, stop: &Stop, strategy: ErrorStrat
                 if stop.is_stopped() {
                     break;
                 }
-                report(store, strategy, e);
+                updater.report(e);
             }
             Ok(mut body) => {
                 let mut framer = LineFramer::new();
                 let mut on_frame = |frame: Frame<'_>| {
                     if let Some(outcome) = line_outcome(frame) {
                         good |= outcome.is_ok();
-                        apply(store, strategy, outcome);
+                        updater.apply(outcome);
                     }
                 };
                 loop {
@@ -134,7 +143,7 @@ fn stream(mut fetcher: Fetcher, store: &Store, stop: &Stop, strategy: ErrorStrat
                         Err(e) => {
                             if !stop.is_stopped() {
                                 let e = Error::Server(format!("failed to read stream chunk: {e}"));
-                                report(store, strategy, e);
+                                updater.report(e);
                             }
                             break;
                         }

@@ -4,6 +4,7 @@
 //! Data flows one way: bytes → [`document`] (miniserde model) → [`compile`] → [`Snapshot`].
 //! A [`Snapshot`] is built once per update, outside any lock, and then only read.
 
+pub(crate) mod changes;
 pub(crate) mod compile;
 pub(crate) mod diagnose;
 pub(crate) mod document;
