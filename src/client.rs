@@ -518,23 +518,26 @@ impl FlagHandle {
         }
     }
 
+    /// The current snapshot and the flag's position, if the flag has type `want`.
+    fn resolve_as(&self, want: crate::FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
+        let (snapshot, pos) = self.resolve()?;
+        match snapshot.flags.get(pos as usize) {
+            Some(flag) if flag.kind == want => Ok((snapshot, pos)),
+            _ => Err(Error::WrongFlagType {
+                flag_key: self.key.to_string(),
+                expected: want,
+            }),
+        }
+    }
+
     /// [`FliptClient::evaluate_variant`] for this flag.
     pub fn evaluate_variant<C: Context + ?Sized>(
         &self,
         entity_id: &str,
         context: &C,
     ) -> Result<VariantEvaluation, Error> {
-        let (snapshot, pos) = self.resolve()?;
-        let Some(flag) = snapshot.flags.get(pos as usize) else {
-            return Err(Error::Internal("flag handle out of range".into()));
-        };
-        if flag.kind != crate::FlagType::Variant {
-            return Err(Error::WrongFlagType {
-                flag_key: self.key.to_string(),
-                expected: crate::FlagType::Variant,
-            });
-        }
-        eval::variant_of(&snapshot, pos, flag, entity_id, context)
+        let (snapshot, pos) = self.resolve_as(crate::FlagType::Variant)?;
+        eval::variant_at(&snapshot, pos, entity_id, context)
     }
 
     /// [`FliptClient::evaluate_boolean`] for this flag.
@@ -543,16 +546,7 @@ impl FlagHandle {
         entity_id: &str,
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
-        let (snapshot, pos) = self.resolve()?;
-        let Some(flag) = snapshot.flags.get(pos as usize) else {
-            return Err(Error::Internal("flag handle out of range".into()));
-        };
-        if flag.kind != crate::FlagType::Boolean {
-            return Err(Error::WrongFlagType {
-                flag_key: self.key.to_string(),
-                expected: crate::FlagType::Boolean,
-            });
-        }
-        eval::boolean_of(&snapshot, pos, flag, &self.key, entity_id, context)
+        let (snapshot, pos) = self.resolve_as(crate::FlagType::Boolean)?;
+        eval::boolean_at(&snapshot, pos, &self.key, entity_id, context)
     }
 }

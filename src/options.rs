@@ -393,6 +393,12 @@ impl ClientOptions {
                 "update_interval must be greater than zero".into(),
             ));
         }
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        if self.update_interval > YEAR || self.request_timeout.is_some_and(|t| t > YEAR) {
+            return Err(Error::Validation(
+                "update_interval and request_timeout must be at most a year".into(),
+            ));
+        }
         if self.request_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Validation(
                 "request_timeout must be greater than zero (leave it unset for no limit)".into(),

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::eventually;
+
 use flipt_client::{
     ClientOptions, Error, ErrorStrategy, FliptClient, Reason, Snapshot, SnapshotChange,
     SnapshotSource,
@@ -12,20 +14,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::server::{doc, doc_with, FakeServer, Reply};
 use support::vectors;
-
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    cond()
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flipt-{name}-{}", std::process::id()));

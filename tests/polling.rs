@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::eventually;
+
 use flipt_client::{
     Authentication, ClientOptions, Error, ErrorKind, ErrorStrategy, FliptClient, SnapshotSource,
     TlsConfig,
@@ -22,18 +24,6 @@ fn enabled(client: &FliptClient) -> Result<bool, Error> {
     client
         .evaluate_boolean("f", "user", &())
         .map(|r| r.is_enabled())
-}
-
-/// Polls `cond` for up to 5 s.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    cond()
 }
 
 #[test]
@@ -431,6 +421,14 @@ fn bad_options_are_rejected_at_construction() {
             "request_timeout",
         ),
         (ClientOptions::new().namespace(""), "namespace"),
+        (
+            ClientOptions::new().update_interval(Duration::MAX),
+            "at most a year",
+        ),
+        (
+            ClientOptions::new().request_timeout(Duration::MAX),
+            "at most a year",
+        ),
         (
             ClientOptions::new().snapshot("not base64!"),
             "snapshot option",

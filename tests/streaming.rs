@@ -4,22 +4,13 @@
 
 mod support;
 
+use support::eventually;
+
 use flipt_client::{ClientOptions, ErrorStrategy, FetchMode, FliptClient};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::server::{doc, stream_line, Chunk, FakeServer, Reply};
-
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    cond()
-}
 
 fn enabled(client: &FliptClient) -> Option<bool> {
     client

@@ -269,7 +269,7 @@ fn lookup<'s>(
 }
 
 /// Variant evaluation (EVALUATION.md §4) of a flag already looked up.
-pub(crate) fn variant_of<C: Context + ?Sized>(
+fn variant_of<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,
@@ -340,7 +340,7 @@ pub(crate) fn variant_of<C: Context + ?Sized>(
 }
 
 /// Boolean evaluation (EVALUATION.md §9) of a flag already looked up.
-pub(crate) fn boolean_of<C: Context + ?Sized>(
+fn boolean_of<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,
@@ -404,6 +404,33 @@ pub(crate) fn boolean_of<C: Context + ?Sized>(
         }
     }
     Ok(out)
+}
+
+/// Variant evaluation of the flag at `pos` (a position taken from this snapshot).
+pub(crate) fn variant_at<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    pos: u32,
+    entity: &str,
+    ctx: &C,
+) -> Result<VariantEvaluation, Error> {
+    match s.flags.get(pos as usize) {
+        Some(flag) => variant_of(s, pos, flag, entity, ctx),
+        None => Err(Error::Internal("flag position out of range".into())),
+    }
+}
+
+/// Boolean evaluation of the flag at `pos` (a position taken from this snapshot).
+pub(crate) fn boolean_at<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    pos: u32,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> Result<BooleanEvaluation, Error> {
+    match s.flags.get(pos as usize) {
+        Some(flag) => boolean_of(s, pos, flag, flag_key, entity, ctx),
+        None => Err(Error::Internal("flag position out of range".into())),
+    }
 }
 
 pub(crate) fn variant<C: Context + ?Sized>(

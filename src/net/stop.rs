@@ -21,14 +21,17 @@ impl Stop {
 
     /// Sleeps for `d` unless stopped first; returns whether the stop flag is set.
     pub fn sleep(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
+        // A duration too long to represent as an instant means "until stopped".
+        let deadline = Instant::now().checked_add(d);
         let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
         while !*stopped {
             let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            stopped = match self.wake.wait_timeout(stopped, deadline - now) {
+            let left = match deadline {
+                Some(deadline) if now >= deadline => break,
+                Some(deadline) => deadline - now,
+                None => Duration::from_secs(3600),
+            };
+            stopped = match self.wake.wait_timeout(stopped, left) {
                 Ok((guard, _)) => guard,
                 Err(p) => p.into_inner().0,
             };
