@@ -230,7 +230,7 @@ impl FliptClient {
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn on_change(&self, listener: impl Fn(&SnapshotChange) + Send + Sync + 'static) {
-        self.inner.store.listen(Box::new(listener));
+        self.inner.store.listen(Arc::new(listener));
     }
 
     /// A channel that receives a [`SnapshotChange`] after each new snapshot. Dropping the
@@ -239,7 +239,7 @@ impl FliptClient {
         let (tx, rx) = std::sync::mpsc::channel();
         self.inner
             .store
-            .listen(Box::new(move |change: &SnapshotChange| {
+            .listen(Arc::new(move |change: &SnapshotChange| {
                 let _ = tx.send(change.clone());
             }));
         rx

@@ -60,7 +60,7 @@ struct Current {
 }
 
 /// A change listener: a callback, or a channel subscription wrapped as one.
-pub(crate) type Listener = Box<dyn Fn(&SnapshotChange) + Send + Sync>;
+pub(crate) type Listener = Arc<dyn Fn(&SnapshotChange) + Send + Sync>;
 
 pub(crate) struct Store {
     current: RwLock<Current>,
@@ -188,8 +188,13 @@ impl Store {
 
     /// Runs every listener; a listener that panics is logged and kept.
     pub fn notify(&self, change: &SnapshotChange) {
-        let listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
-        for l in listeners.iter() {
+        // Called outside the lock, so a listener may register another without deadlock.
+        let listeners: Vec<Listener> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for l in &listeners {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(change))).is_err() {
                 log::error!(
                     "flipt: a snapshot change listener panicked (generation {})",

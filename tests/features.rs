@@ -79,6 +79,15 @@ fn a_panicking_callback_does_not_stop_updates() {
         FliptClient::from_snapshot(Snapshot::from_document(&doc("default", false)).unwrap());
     let calls = Arc::new(AtomicUsize::new(0));
     client.on_change(|_| panic!("listener bug"));
+    // A listener may register another listener from inside a notification.
+    let inner = client.clone();
+    let registered = Arc::new(AtomicUsize::new(0));
+    let r = registered.clone();
+    client.on_change(move |_| {
+        if r.fetch_add(1, Ordering::SeqCst) == 0 {
+            inner.on_change(|_| {});
+        }
+    });
     let c = calls.clone();
     client.on_change(move |_| {
         c.fetch_add(1, Ordering::SeqCst);
