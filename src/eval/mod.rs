@@ -298,7 +298,7 @@ fn variant_of<C: Context + ?Sized>(
             flag_key: flag.key.to_string(),
         });
     };
-    let mut subjects = Subjects::new(entity, ctx);
+    let mut subjects: Option<Subjects<'_, C>> = None;
     let mut last_rank = 0;
     for rule in &s.rules[rules.range()] {
         if rule.rank < last_rank {
@@ -308,7 +308,12 @@ fn variant_of<C: Context + ?Sized>(
             });
         }
         last_rank = rule.rank;
-        let Some(matched) = segments_match(s, rule.segments, rule.operator, &mut subjects) else {
+        let Some(matched) = segments_match(
+            s,
+            rule.segments,
+            rule.operator,
+            subjects.get_or_insert_with(|| Subjects::new(entity, ctx)),
+        ) else {
             continue;
         };
         out.segments = matched;
@@ -366,7 +371,10 @@ fn boolean_of<C: Context + ?Sized>(
         out.reason = Reason::FlagDisabled;
         return Ok(out);
     }
-    let mut subjects = Subjects::new(entity, ctx);
+    // Built on first use: flags decided by a threshold never need a context.
+    let mut subjects: Option<Subjects<'_, C>> = None;
+    // The threshold bucket is the same for every threshold rollout of the flag.
+    let mut threshold_bucket: Option<u32> = None;
     let mut last_rank = 0;
     for rollout in &s.rollouts[rollouts.range()] {
         if rollout.rank < last_rank {
@@ -379,9 +387,10 @@ fn boolean_of<C: Context + ?Sized>(
         match rollout.kind {
             RolloutKind::Threshold { percentage, value } => {
                 // Entity id first, then the flag key: the reverse of variant bucketing.
-                let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
-                let p =
-                    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100;
+                let p = *threshold_bucket.get_or_insert_with(|| {
+                    let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
+                    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100
+                });
                 if (p as f32) < percentage {
                     out.enabled = value;
                     out.reason = Reason::Match;
@@ -393,7 +402,12 @@ fn boolean_of<C: Context + ?Sized>(
                 operator,
                 segments,
             } => {
-                if let Some(matched) = segments_match(s, segments, operator, &mut subjects) {
+                if let Some(matched) = segments_match(
+                    s,
+                    segments,
+                    operator,
+                    subjects.get_or_insert_with(|| Subjects::new(entity, ctx)),
+                ) {
                     out.enabled = value;
                     out.reason = Reason::Match;
                     out.segments = matched;
