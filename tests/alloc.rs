@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::vectors;
+
 use flipt_client::{BatchItem, EvaluationRequest, FliptClient, Snapshot};
 use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -64,14 +66,7 @@ fn load(name: &str) -> (FliptClient, Vec<Case>) {
         let kind = c["type"].as_str().unwrap();
         if (kind == "variant" || kind == "boolean") && c["expected"]["status"] == "success" {
             let r = &c["request"];
-            let context: HashMap<String, String> = r["context"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let context: HashMap<String, String> = vectors::context(r);
             cases.push(Case {
                 kind: kind.into(),
                 flag: r["flag_key"].as_str().unwrap().into(),

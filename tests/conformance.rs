@@ -11,17 +11,11 @@ use std::collections::HashMap;
 use support::vectors;
 
 fn context_map(req: &Value) -> HashMap<String, String> {
-    match req.get("context") {
-        Some(Value::Object(m)) => m
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect(),
-        _ => HashMap::new(),
-    }
+    vectors::context(req)
 }
 
 fn context_pairs(req: &Value) -> Vec<(String, String)> {
-    context_map(req).into_iter().collect()
+    vectors::context(req)
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -9,7 +9,6 @@ use flipt_client::{
     ClientOptions, Error, ErrorStrategy, FliptClient, Reason, Snapshot, SnapshotChange,
     SnapshotSource,
 };
-use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -296,14 +295,7 @@ fn handles_agree_with_keys_on_the_vectors() {
             let req = &case["request"];
             let key = req["flag_key"].as_str().unwrap();
             let entity = req["entity_id"].as_str().unwrap();
-            let ctx: Vec<(String, String)> = req["context"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ctx: Vec<(String, String)> = vectors::context(req);
             let handle = handles
                 .entry(key.to_string())
                 .or_insert_with(|| client.flag(key));
@@ -354,16 +346,7 @@ fn explanations_agree_with_results_on_every_vector() {
             let req = &case["request"];
             let key = req["flag_key"].as_str().unwrap();
             let entity = req["entity_id"].as_str().unwrap();
-            let ctx: HashMap<String, String> = req["context"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v): (&String, &Value)| {
-                            (k.clone(), v.as_str().unwrap().to_string())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ctx: HashMap<String, String> = vectors::context(req);
             let (real, why) = if kind == "variant" {
                 let real = client.evaluate_variant(key, entity, &ctx).map(|r| {
                     let mut keys: Vec<String> = r.segment_keys().map(str::to_string).collect();

@@ -91,3 +91,14 @@ pub fn check(case: &Value, ours: &str) -> Result<(), String> {
         Err(format!("expected {expected}\n  got      {got}"))
     }
 }
+
+/// The string values of a request's `context` (absent = empty), in any collection of pairs.
+pub fn context<T: FromIterator<(String, String)>>(req: &Value) -> T {
+    match req.get("context") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
+        _ => std::iter::empty().collect(),
+    }
+}
