@@ -29,12 +29,33 @@ impl Bytes<'_> {
 
 /// One evaluation's observable result, with segment keys sorted (export reorders them).
 fn outcome<C: Context + ?Sized>(s: &Arc<Snapshot>, flag: &str, entity: &str, ctx: &C) -> String {
+    describe(
+        s.evaluate_variant(flag, entity, ctx),
+        s.evaluate_boolean(flag, entity, ctx),
+    )
+}
+
+/// [`outcome`] evaluated step by step instead of by the flags' programs.
+fn step_outcome<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    flag: &str,
+    entity: &str,
+    ctx: &C,
+) -> String {
+    let (variant, boolean) = crate::eval::step_by_step(s, flag, entity, ctx);
+    describe(variant, boolean)
+}
+
+fn describe(
+    variant: Result<crate::VariantEvaluation, crate::Error>,
+    boolean: Result<crate::BooleanEvaluation, crate::Error>,
+) -> String {
     let sorted = |keys: crate::SegmentKeys<'_>| {
         let mut v: Vec<&str> = keys.collect();
         v.sort_unstable();
         v.join(",")
     };
-    let variant = match s.evaluate_variant(flag, entity, ctx) {
+    let variant = match variant {
         Ok(r) => format!(
             "{} {:?} {} {:?} [{}]",
             r.is_match(),
@@ -45,7 +66,7 @@ fn outcome<C: Context + ?Sized>(s: &Arc<Snapshot>, flag: &str, entity: &str, ctx
         ),
         Err(e) => e.to_string(),
     };
-    let boolean = match s.evaluate_boolean(flag, entity, ctx) {
+    let boolean = match boolean {
         Ok(r) => format!(
             "{} {:?} [{}]",
             r.is_enabled(),
@@ -85,6 +106,11 @@ fn probe(original: &Arc<Snapshot>, reloaded: &Arc<Snapshot>, extra: &[u8]) {
             let ctx: Vec<(&str, &str)> =
                 properties.iter().map(|p| (*p, rng.pick(&values))).collect();
             let a = outcome(original, key, entity, ctx.as_slice());
+            let step = step_outcome(original, key, entity, ctx.as_slice());
+            assert_eq!(
+                a, step,
+                "flag {key:?} entity {entity:?} context {ctx:?}: the program disagrees with step-by-step evaluation"
+            );
             let b = outcome(reloaded, key, entity, ctx.as_slice());
             assert_eq!(
                 a, b,

@@ -80,10 +80,24 @@ where
 impl<K: AsRef<str>, V: AsRef<str>> Context for [(K, V)] {
     #[inline]
     fn get(&self, key: &str) -> Option<&str> {
+        if key.len() > 16 {
+            return find_long(self, key);
+        }
         self.iter()
             .find(|(k, _)| super::strings::str_eq(k.as_ref(), key))
             .map(|(_, v)| v.as_ref())
     }
+}
+
+/// The scan for keys over 16 bytes, kept out of line: its `memcmp` call would make the
+/// common scan save and restore registers.
+#[cold]
+#[inline(never)]
+fn find_long<'a, K: AsRef<str>, V: AsRef<str>>(pairs: &'a [(K, V)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.as_ref() == key)
+        .map(|(_, v)| v.as_ref())
 }
 
 impl<K: AsRef<str>, V: AsRef<str>, const N: usize> Context for [(K, V); N] {

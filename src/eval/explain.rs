@@ -4,9 +4,9 @@
 //! check it against the real result.
 
 use super::bucket;
+use super::check_value;
 use super::context::Context;
 use super::result::Reason;
-use super::test_value;
 use crate::error::{Error, FlagType};
 use crate::snapshot::export::constraint_type;
 use crate::snapshot::{
@@ -161,7 +161,9 @@ fn trace_segments<C: Context + ?Sized>(
             continue;
         };
         let all = seg.match_type == MatchType::All;
-        let constraints = &s.constraints[seg.constraints.range()];
+        let range = seg.constraints.range();
+        let constraints = s.constraints.get(range.clone()).unwrap_or(&[]);
+        let checks = s.checks.get(range).unwrap_or(&[]);
         let mut trace = SegmentTrace {
             key: seg.key.to_string(),
             match_type: if all { "ALL" } else { "ANY" },
@@ -170,13 +172,13 @@ fn trace_segments<C: Context + ?Sized>(
         };
         let mut matches = 0;
         let mut unknown = false;
-        for c in constraints {
+        for (c, check) in constraints.iter().zip(checks) {
             let seen = if c.kind == ConstraintType::EntityId {
                 entity
             } else {
                 ctx.get(&c.property).unwrap_or("")
             };
-            let outcome = test_value(c, seen);
+            let outcome = check_value(s, check, seen);
             trace.constraints.push(ConstraintTrace {
                 kind: constraint_type(c.kind),
                 property: c.property.to_string(),

@@ -7,12 +7,14 @@ pub(crate) mod datetime;
 pub mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
+mod run;
 pub(crate) mod strings;
 
 use crate::error::{Error, FlagType, RankList};
+use crate::snapshot::program::{End, Node};
 use crate::snapshot::{
-    Cmp, Constraint, ConstraintType, Flag, MatchType, RolloutKind, Segment, SegmentOperator,
-    Snapshot, Span, Test,
+    Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
+    Snapshot, Span, ENTITY_SLOT, SLOTS, UNCACHED,
 };
 pub use context::Context;
 use result::{
@@ -22,181 +24,159 @@ use result::{
 use std::sync::Arc;
 use strings::str_eq;
 
-impl Cmp {
-    #[inline]
-    fn holds<T: Ord>(self, v: T, c: T) -> bool {
-        match self {
-            Cmp::Eq => v == c,
-            Cmp::Neq => v != c,
-            Cmp::Lt => v < c,
-            Cmp::Lte => v <= c,
-            Cmp::Gt => v > c,
-            Cmp::Gte => v >= c,
-        }
-    }
-}
-
-/// One constraint against its subject (EVALUATION.md §7). `None` means an unknown
-/// constraint type, which fails the whole segment.
-#[inline]
-fn constraint_matches<C: Context + ?Sized>(
-    c: &Constraint,
-    subjects: &mut Subjects<'_, C>,
-) -> Option<bool> {
-    if let Test::Time(op, cv) = &c.test {
-        // Parsed once per evaluation through the subjects' cache.
-        return Some(match (subjects.time_of(c), cv) {
-            (Some(v), Some(c)) => op.holds(v, *c),
-            _ => false,
-        });
-    }
-    test_value(c, subjects.of(c))
-}
-
-/// One constraint against the value `v` (the evaluator and explanations share this).
-#[inline]
-pub(crate) fn test_value(c: &Constraint, v: &str) -> Option<bool> {
-    let cv = &*c.value;
-    Some(match &c.test {
-        Test::IsEmpty => v.is_empty(),
-        Test::NotEmpty => !v.is_empty(),
-        Test::StrEq => !v.is_empty() && str_eq(v, cv),
-        Test::StrNeq => !v.is_empty() && !str_eq(v, cv),
-        Test::Prefix => !v.is_empty() && strings::starts_with(v, cv),
-        Test::Suffix => !v.is_empty() && strings::ends_with(v, cv),
-        Test::Contains => !v.is_empty() && strings::contains(v, cv),
-        Test::NotContains => !v.is_empty() && !strings::contains(v, cv),
-        Test::StrOneOf(list) => {
-            !v.is_empty()
-                && list
-                    .as_ref()
-                    .is_some_and(|l| l.iter().any(|x| str_eq(x, v)))
-        }
-        Test::StrNotOneOf(list) => {
-            !v.is_empty()
-                && !list
-                    .as_ref()
-                    .is_some_and(|l| l.iter().any(|x| str_eq(x, v)))
-        }
-        Test::Num(op, c) => match (v.parse::<i32>(), c) {
-            (Ok(v), Some(c)) => op.holds(v, *c),
-            _ => false,
-        },
-        Test::NumOneOf(list) => match (v.parse::<i32>(), list) {
-            (Ok(v), Some(l)) => l.contains(&v),
-            _ => false,
-        },
-        Test::NumNotOneOf(list) => match (v.parse::<i32>(), list) {
-            (Ok(v), Some(l)) => !l.contains(&v),
-            _ => false,
-        },
-        Test::BoolTrue => v == "true",
-        Test::BoolFalse => v == "false",
-        Test::Time(op, c) => match (datetime::parse_rfc3339(v), c) {
-            (Some(v), Some(c)) => op.holds(v, *c),
-            _ => false,
-        },
-        Test::Never => false,
-        Test::UnknownType => return None,
+/// One check against the value `v` (EVALUATION.md §7; the evaluator and explanations share
+/// this). `None` means an unknown constraint type, which fails the whole segment.
+#[inline(always)]
+pub(crate) fn check_value(s: &Snapshot, c: &Check, v: &str) -> Option<bool> {
+    let text = || s.text_of(c.a, c.n);
+    let list = || c.a as usize..c.n as usize;
+    Some(match c.op {
+        Op::IsEmpty => v.is_empty(),
+        Op::NotEmpty => !v.is_empty(),
+        Op::StrEq => !v.is_empty() && str_eq(v, text()),
+        Op::StrNeq => !v.is_empty() && !str_eq(v, text()),
+        Op::Prefix => !v.is_empty() && strings::starts_with(v, text()),
+        Op::Suffix => !v.is_empty() && strings::ends_with(v, text()),
+        Op::Contains => !v.is_empty() && strings::contains(v, text()),
+        Op::NotContains => !v.is_empty() && !strings::contains(v, text()),
+        Op::StrOneOf => !v.is_empty() && one_of(s, list(), v),
+        Op::StrNotOneOf => !v.is_empty() && !one_of(s, list(), v),
+        Op::Num => v
+            .parse::<i32>()
+            .is_ok_and(|x| c.accepts(i64::from(x).cmp(&c.n))),
+        Op::NumOneOf => v
+            .parse::<i32>()
+            .is_ok_and(|x| s.list_ints.get(list()).is_some_and(|l| l.contains(&x))),
+        Op::NumNotOneOf => v
+            .parse::<i32>()
+            .is_ok_and(|x| s.list_ints.get(list()).is_some_and(|l| !l.contains(&x))),
+        Op::BoolTrue => v == "true",
+        Op::BoolFalse => v == "false",
+        Op::Time => datetime::parse_rfc3339(v).is_some_and(|t| c.accepts(t.cmp(&c.n))),
+        Op::Never => false,
+        Op::UnknownType => return None,
     })
 }
 
-/// Entries of the per-evaluation context cache (direct-mapped by property id).
-const CACHE: usize = 8;
+/// `v` is one of the strings of an `isoneof` list.
+#[inline]
+fn one_of(s: &Snapshot, items: std::ops::Range<usize>, v: &str) -> bool {
+    s.list_strings
+        .get(items)
+        .is_some_and(|l| l.iter().any(|&(a, n)| str_eq(s.text_of(a, n.into()), v)))
+}
 
-/// The subjects constraints test: the entity id and the context, with context lookups
-/// remembered for the rest of the evaluation (a property is usually tested many times).
+/// The subjects checks test, the entity id and context values, each looked up once per
+/// evaluation (a property is usually tested many times) in slots the snapshot assigned.
 struct Subjects<'c, C: ?Sized> {
-    entity: &'c str,
     ctx: &'c C,
-    tags: [u16; CACHE],
-    values: [&'c str; CACHE],
+    /// `None` until looked up (all zeroes, so cheap to set up).
+    values: [Option<&'c str>; SLOTS],
     /// Bit `i`: `times[i]` holds the parsed datetime of `values[i]`.
-    times_known: u8,
-    times: [Option<i64>; CACHE],
+    times_known: u16,
+    /// Bit `i`: `values[i]` parsed as a datetime.
+    times_valid: u16,
+    times: [i64; SLOTS],
 }
 
 impl<'c, C: Context + ?Sized> Subjects<'c, C> {
     #[inline]
     fn new(entity: &'c str, ctx: &'c C) -> Self {
+        let mut values = [None; SLOTS];
+        values[ENTITY_SLOT as usize] = Some(entity);
         Subjects {
-            entity,
             ctx,
-            tags: [u16::MAX; CACHE],
-            values: [""; CACHE],
+            values,
             times_known: 0,
-            times: [None; CACHE],
+            times_valid: 0,
+            times: [0; SLOTS],
         }
     }
 
-    /// The value a constraint tests, parsed as a datetime (parsed once per evaluation).
+    /// The value check `i` tests; a missing property reads as `""`.
+    #[inline(always)]
+    fn value(&mut self, s: &Snapshot, i: usize, slot: u8) -> &'c str {
+        if slot == UNCACHED {
+            let property = s.constraints.get(i).map_or("", |c| &c.property);
+            return self.ctx.get(property).unwrap_or("");
+        }
+        let slot = slot as usize;
+        if slot >= SLOTS {
+            let property = s.slot_names.get(slot).map_or("", |p| &**p);
+            return self.ctx.get(property).unwrap_or("");
+        }
+        if let Some(v) = self.values[slot] {
+            return v;
+        }
+        let property = s.slot_names.get(slot).map_or("", |p| &**p);
+        let v = self.ctx.get(property).unwrap_or("");
+        self.values[slot] = Some(v);
+        v
+    }
+
+    /// The value of `slot` parsed as a datetime, parsed once per evaluation.
     #[inline]
-    fn time_of(&mut self, c: &Constraint) -> Option<i64> {
-        let v = self.of(c);
-        let slot = c.property_id as usize % CACHE;
-        if c.kind == ConstraintType::EntityId || self.tags[slot] != c.property_id {
+    fn time(&mut self, slot: u8, v: &str) -> Option<i64> {
+        let slot = slot as usize;
+        if slot >= SLOTS {
             return datetime::parse_rfc3339(v);
         }
-        if self.times_known & (1 << slot) == 0 {
-            self.times[slot] = datetime::parse_rfc3339(v);
-            self.times_known |= 1 << slot;
+        let bit = 1 << slot;
+        if self.times_known & bit == 0 {
+            if let Some(t) = datetime::parse_rfc3339(v) {
+                self.times[slot] = t;
+                self.times_valid |= bit;
+            }
+            self.times_known |= bit;
         }
-        self.times[slot]
-    }
-
-    /// The value a constraint tests; a missing property reads as `""`.
-    #[inline(always)]
-    fn of(&mut self, c: &Constraint) -> &'c str {
-        if c.kind == ConstraintType::EntityId {
-            return self.entity;
-        }
-        let id = c.property_id;
-        let slot = id as usize % CACHE;
-        if self.tags[slot] == id && id != u16::MAX {
-            return self.values[slot];
-        }
-        let v = self.ctx.get(&c.property).unwrap_or("");
-        self.tags[slot] = id;
-        self.values[slot] = v;
-        self.times_known &= !(1 << slot);
-        v
+        (self.times_valid & bit != 0).then_some(self.times[slot])
     }
 }
 
+/// Check `i` against its subject.
+#[inline(always)]
+fn check<C: Context + ?Sized>(
+    s: &Snapshot,
+    i: usize,
+    c: &Check,
+    subjects: &mut Subjects<'_, C>,
+) -> Option<bool> {
+    let v = subjects.value(s, i, c.slot);
+    if c.op == Op::Time {
+        return Some(
+            subjects
+                .time(c.slot, v)
+                .is_some_and(|t| c.accepts(t.cmp(&c.n))),
+        );
+    }
+    check_value(s, c, v)
+}
+
 /// One segment (EVALUATION.md §6).
-#[inline]
+#[inline(always)]
 fn segment_matches<C: Context + ?Sized>(
     s: &Snapshot,
     seg: &Segment,
     subjects: &mut Subjects<'_, C>,
 ) -> bool {
-    let constraints = &s.constraints[seg.constraints.range()];
-    if constraints.is_empty() {
+    let range = seg.constraints.range();
+    let start = range.start;
+    let Some(checks) = s.checks.get(range) else {
+        return false;
+    };
+    if checks.is_empty() {
         return true;
     }
+    // ALL stops at the first check that fails, ANY at the first that holds.
     let all = seg.match_type == MatchType::All;
-    let mut matches = 0usize;
-    for c in constraints {
-        match constraint_matches(c, subjects) {
+    for (k, c) in checks.iter().enumerate() {
+        match check(s, start + k, c, subjects) {
             None => return false,
-            Some(true) => {
-                matches += 1;
-                if !all {
-                    break;
-                }
-            }
-            Some(false) => {
-                if all {
-                    break;
-                }
-            }
+            Some(holds) if holds != all => return holds,
+            Some(_) => {}
         }
     }
-    if all {
-        matches == constraints.len()
-    } else {
-        matches >= 1
-    }
+    all
 }
 
 /// The segments of a rule or rollout under its operator (EVALUATION.md §5): `Some` with the
@@ -268,8 +248,217 @@ fn lookup<'s>(
     Ok((i, flag))
 }
 
-/// Variant evaluation (EVALUATION.md §4) of a flag already looked up.
+/// The head of `flag_key` for an evaluation of type `want`, with the engine's errors.
+#[inline]
+fn lookup_head<'s>(
+    s: &'s Snapshot,
+    namespace: &str,
+    flag_key: &str,
+    want: FlagType,
+) -> Result<&'s FlagHead, Error> {
+    let found = if str_eq(&s.namespace, namespace) {
+        s.head(flag_key)
+    } else {
+        None
+    };
+    let Some(head) = found else {
+        return Err(Error::FlagNotFound {
+            namespace: namespace.into(),
+            flag_key: flag_key.into(),
+        });
+    };
+    if head.boolean != (want == FlagType::Boolean) {
+        return Err(Error::WrongFlagType {
+            flag_key: flag_key.into(),
+            expected: want,
+        });
+    }
+    Ok(head)
+}
+
+/// The bucket of threshold rollouts: entity id first, then the flag key (the reverse of
+/// variant bucketing), modulo 100.
+#[inline]
+fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
+    let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
+    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100
+}
+
+fn rank_error(list: RankList, rank: u64) -> Error {
+    Error::RankOutOfOrder { list, rank }
+}
+
+/// The first rule of `rules` that matches, evaluated step by step (flags without a program).
+fn first_rule<'s, C: Context + ?Sized>(
+    s: &'s Snapshot,
+    rules: Span,
+    subjects: &mut Subjects<'_, C>,
+) -> Result<Option<(&'s Rule, Matched)>, Error> {
+    let mut last_rank = 0;
+    for rule in s.rules.get(rules.range()).unwrap_or(&[]) {
+        if rule.rank < last_rank {
+            return Err(rank_error(RankList::Rule, rule.rank));
+        }
+        last_rank = rule.rank;
+        if let Some(matched) = segments_match(s, rule.segments, rule.operator, subjects) {
+            return Ok(Some((rule, matched)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first rollout of `rollouts` that matches, evaluated step by step.
+fn first_rollout<'s, C: Context + ?Sized>(
+    s: &'s Snapshot,
+    rollouts: Span,
+    subjects: &mut Subjects<'_, C>,
+    entity: &str,
+    flag_key: &str,
+) -> Result<Option<(&'s Rollout, Matched)>, Error> {
+    // The threshold bucket is the same for every threshold rollout of the flag.
+    let mut bucket: Option<u32> = None;
+    let mut last_rank = 0;
+    for rollout in s.rollouts.get(rollouts.range()).unwrap_or(&[]) {
+        if rollout.rank < last_rank {
+            return Err(rank_error(RankList::Rollout, rollout.rank));
+        }
+        last_rank = rollout.rank;
+        match rollout.kind {
+            RolloutKind::Threshold { percentage, .. } => {
+                let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
+                if (p as f32) < percentage {
+                    return Ok(Some((rollout, Matched::None)));
+                }
+            }
+            RolloutKind::Segment {
+                operator, segments, ..
+            } => {
+                if let Some(matched) = segments_match(s, segments, operator, subjects) {
+                    return Ok(Some((rollout, matched)));
+                }
+            }
+            RolloutKind::Unknown => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The flag a head belongs to, for the step-by-step path.
+fn flag_of<'s>(s: &'s Snapshot, head: &FlagHead) -> Result<&'s Flag, Error> {
+    s.flags
+        .get(head.pos as usize)
+        .ok_or_else(|| Error::Internal("flag position out of range".into()))
+}
+
+/// Variant evaluation (EVALUATION.md §4) of a flag already looked up: through its program
+/// when it has one, step by step otherwise.
+#[inline]
 fn variant_of<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    head: &FlagHead,
+    entity: &str,
+    ctx: &C,
+) -> Result<VariantEvaluation, Error> {
+    match head.program {
+        Some(_) => variant_run(s, head, entity, ctx),
+        None => variant_step(s, head.pos, flag_of(s, head)?, entity, ctx),
+    }
+}
+
+/// The rule a matched program names, for its error messages.
+fn rule_at(s: &Snapshot, index: u32) -> Result<&Rule, Error> {
+    s.rules
+        .get(index as usize)
+        .ok_or_else(|| Error::Internal("flag program names no rule".into()))
+}
+
+/// The segments a program's matched `End` node reports.
+#[inline]
+fn matched_at(end: &Node, mask: u64) -> Matched {
+    let span = Span {
+        start: end.on_true,
+        end: end.on_false,
+    };
+    match end.slot {
+        0 => Matched::Mask(span, mask),
+        1 => Matched::All(span),
+        _ => Matched::None,
+    }
+}
+
+/// Variant evaluation through the flag's program: reads only the flag's head, its program and,
+/// when a rule matched, its buckets.
+fn variant_run<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    head: &FlagHead,
+    entity: &str,
+    ctx: &C,
+) -> Result<VariantEvaluation, Error> {
+    let mut out = VariantEvaluation {
+        snapshot: Arc::clone(s),
+        flag: head.pos,
+        matched: false,
+        reason: Reason::Unknown,
+        variant: VariantSource::None,
+        segments: Matched::None,
+    };
+    if head.has_default {
+        out.reason = Reason::Default;
+        out.variant = VariantSource::Default;
+    }
+    if !head.enabled {
+        out.reason = Reason::FlagDisabled;
+        return Ok(out);
+    }
+    let Some(entry) = head.program else {
+        return Err(Error::Internal("flag has no program".into()));
+    };
+    let (end, how, mask) = run::run(s, entry, entity, ctx, "")?;
+    match how {
+        End::NoMatch => return Ok(out),
+        End::RankOutOfOrder => {
+            return Err(rank_error(RankList::Rule, rule_at(s, end.a)?.rank));
+        }
+        End::Matched => {}
+    }
+    out.segments = matched_at(end, mask);
+    if end.bit == 0 {
+        return Err(Error::MissingDistributions {
+            namespace: s.namespace.to_string(),
+            rule_id: rule_at(s, end.a)?.id.to_string(),
+        });
+    }
+    out.matched = true;
+    out.reason = Reason::Match;
+    let buckets = (end.n as u32) as usize..(end.n >> 32) as usize;
+    if buckets.is_empty() {
+        return Ok(out);
+    }
+    let h = bucket::crc32_finish(bucket::crc32_update(head.salt, entity.as_bytes())) % 1000;
+    out.choose(s, buckets, h);
+    Ok(out)
+}
+
+impl VariantEvaluation {
+    /// Picks the distribution of bucket `h` among a matched rule's `buckets` (EVALUATION.md
+    /// §8.2).
+    #[inline]
+    fn choose(&mut self, s: &Snapshot, buckets: std::ops::Range<usize>, h: u32) {
+        let idx = bucket::choose(s.bounds.get(buckets.clone()).unwrap_or(&[]), h);
+        match s.bucket_dists.get(buckets).and_then(|d| d.get(idx)) {
+            Some(&d) => self.variant = VariantSource::Distribution(d),
+            None => {
+                // Unreachable (the last boundary is 1000), kept for fidelity with the engine.
+                self.matched = false;
+                self.reason = Reason::Default;
+            }
+        }
+    }
+}
+
+/// Variant evaluation step by step: the reference the programs are checked against, and the
+/// path of flags without a program.
+fn variant_step<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,
@@ -298,54 +487,83 @@ fn variant_of<C: Context + ?Sized>(
             flag_key: flag.key.to_string(),
         });
     };
-    let mut subjects: Option<Subjects<'_, C>> = None;
-    let mut last_rank = 0;
-    for rule in &s.rules[rules.range()] {
-        if rule.rank < last_rank {
-            return Err(Error::RankOutOfOrder {
-                list: RankList::Rule,
-                rank: rule.rank,
-            });
-        }
-        last_rank = rule.rank;
-        let Some(matched) = segments_match(
-            s,
-            rule.segments,
-            rule.operator,
-            subjects.get_or_insert_with(|| Subjects::new(entity, ctx)),
-        ) else {
-            continue;
-        };
-        out.segments = matched;
-        if rule.distributions.is_none() {
-            return Err(Error::MissingDistributions {
-                namespace: s.namespace.to_string(),
-                rule_id: rule.id.to_string(),
-            });
-        }
-        out.matched = true;
-        out.reason = Reason::Match;
-        if rule.buckets.is_empty() {
-            return Ok(out);
-        }
-        let h = bucket::crc32_finish(bucket::crc32_update(flag.salt, entity.as_bytes())) % 1000;
-        let bounds = &s.bounds[rule.buckets.range()];
-        let idx = bucket::choose(bounds, h);
-        match s.bucket_dists[rule.buckets.range()].get(idx) {
-            Some(&d) => out.variant = VariantSource::Distribution(d),
-            None => {
-                // Unreachable (the last boundary is 1000), kept for fidelity with the engine.
-                out.matched = false;
-                out.reason = Reason::Default;
-            }
-        }
+    let Some((rule, matched)) = first_rule(s, rules, &mut Subjects::new(entity, ctx))? else {
         return Ok(out);
+    };
+    out.segments = matched;
+    if rule.distributions.is_none() {
+        return Err(Error::MissingDistributions {
+            namespace: s.namespace.to_string(),
+            rule_id: rule.id.to_string(),
+        });
+    }
+    out.matched = true;
+    out.reason = Reason::Match;
+    if rule.buckets.is_empty() {
+        return Ok(out);
+    }
+    let h = bucket::crc32_finish(bucket::crc32_update(flag.salt, entity.as_bytes())) % 1000;
+    out.choose(s, rule.buckets.range(), h);
+    Ok(out)
+}
+
+/// Boolean evaluation (EVALUATION.md §9) of a flag already looked up: through its program
+/// when it has one, step by step otherwise.
+#[inline]
+fn boolean_of<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    head: &FlagHead,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> Result<BooleanEvaluation, Error> {
+    match head.program {
+        Some(_) => boolean_run(s, head, flag_key, entity, ctx),
+        None => boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx),
+    }
+}
+
+/// Boolean evaluation through the flag's program.
+fn boolean_run<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    head: &FlagHead,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> Result<BooleanEvaluation, Error> {
+    let mut out = BooleanEvaluation {
+        snapshot: Arc::clone(s),
+        flag: head.pos,
+        enabled: head.enabled,
+        reason: Reason::Default,
+        segments: Matched::None,
+    };
+    // The shipped engine (0.21.4) answers a disabled flag without rollouts with FLAG_DISABLED.
+    if !head.enabled && head.empty {
+        out.reason = Reason::FlagDisabled;
+        return Ok(out);
+    }
+    let Some(entry) = head.program else {
+        return Err(Error::Internal("flag has no program".into()));
+    };
+    let (end, how, mask) = run::run(s, entry, entity, ctx, flag_key)?;
+    match how {
+        End::NoMatch => {}
+        End::RankOutOfOrder => {
+            let rank = s.rollouts.get(end.a as usize).map_or(0, |r| r.rank);
+            return Err(rank_error(RankList::Rollout, rank));
+        }
+        End::Matched => {
+            out.enabled = end.bit != 0;
+            out.reason = Reason::Match;
+            out.segments = matched_at(end, mask);
+        }
     }
     Ok(out)
 }
 
-/// Boolean evaluation (EVALUATION.md §9) of a flag already looked up.
-fn boolean_of<C: Context + ?Sized>(
+/// Boolean evaluation step by step (see [`variant_step`]).
+fn boolean_step<C: Context + ?Sized>(
     s: &Arc<Snapshot>,
     i: u32,
     flag: &Flag,
@@ -371,50 +589,20 @@ fn boolean_of<C: Context + ?Sized>(
         out.reason = Reason::FlagDisabled;
         return Ok(out);
     }
-    // Built on first use: flags decided by a threshold never need a context.
-    let mut subjects: Option<Subjects<'_, C>> = None;
-    // The threshold bucket is the same for every threshold rollout of the flag.
-    let mut threshold_bucket: Option<u32> = None;
-    let mut last_rank = 0;
-    for rollout in &s.rollouts[rollouts.range()] {
-        if rollout.rank < last_rank {
-            return Err(Error::RankOutOfOrder {
-                list: RankList::Rollout,
-                rank: rollout.rank,
-            });
-        }
-        last_rank = rollout.rank;
-        match rollout.kind {
-            RolloutKind::Threshold { percentage, value } => {
-                // Entity id first, then the flag key: the reverse of variant bucketing.
-                let p = *threshold_bucket.get_or_insert_with(|| {
-                    let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
-                    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100
-                });
-                if (p as f32) < percentage {
-                    out.enabled = value;
-                    out.reason = Reason::Match;
-                    return Ok(out);
-                }
-            }
-            RolloutKind::Segment {
-                value,
-                operator,
-                segments,
-            } => {
-                if let Some(matched) = segments_match(
-                    s,
-                    segments,
-                    operator,
-                    subjects.get_or_insert_with(|| Subjects::new(entity, ctx)),
-                ) {
-                    out.enabled = value;
-                    out.reason = Reason::Match;
-                    out.segments = matched;
-                    return Ok(out);
-                }
-            }
-            RolloutKind::Unknown => {}
+    let found = first_rollout(
+        s,
+        rollouts,
+        &mut Subjects::new(entity, ctx),
+        entity,
+        flag_key,
+    )?;
+    if let Some((rollout, matched)) = found {
+        if let RolloutKind::Threshold { value, .. } | RolloutKind::Segment { value, .. } =
+            rollout.kind
+        {
+            out.enabled = value;
+            out.reason = Reason::Match;
+            out.segments = matched;
         }
     }
     Ok(out)
@@ -427,8 +615,8 @@ pub(crate) fn variant_at<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    match s.flags.get(pos as usize) {
-        Some(flag) => variant_of(s, pos, flag, entity, ctx),
+    match s.heads.get(pos as usize) {
+        Some(head) => variant_of(s, head, entity, ctx),
         None => Err(Error::Internal("flag position out of range".into())),
     }
 }
@@ -441,10 +629,28 @@ pub(crate) fn boolean_at<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
-    match s.flags.get(pos as usize) {
-        Some(flag) => boolean_of(s, pos, flag, flag_key, entity, ctx),
+    match s.heads.get(pos as usize) {
+        Some(head) => boolean_of(s, head, flag_key, entity, ctx),
         None => Err(Error::Internal("flag position out of range".into())),
     }
+}
+
+/// Variant and boolean evaluation of `flag_key` step by step, ignoring flags' programs: the
+/// reference the fuzz checks hold the programs to.
+pub(crate) fn step_by_step<C: Context + ?Sized>(
+    s: &Arc<Snapshot>,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> (
+    Result<VariantEvaluation, Error>,
+    Result<BooleanEvaluation, Error>,
+) {
+    let variant = lookup(s, &s.namespace, flag_key, FlagType::Variant)
+        .and_then(|(i, flag)| variant_step(s, i, flag, entity, ctx));
+    let boolean = lookup(s, &s.namespace, flag_key, FlagType::Boolean)
+        .and_then(|(i, flag)| boolean_step(s, i, flag, flag_key, entity, ctx));
+    (variant, boolean)
 }
 
 pub(crate) fn variant<C: Context + ?Sized>(
@@ -454,8 +660,8 @@ pub(crate) fn variant<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    let (i, flag) = lookup(s, namespace, flag_key, FlagType::Variant)?;
-    variant_of(s, i, flag, entity, ctx)
+    let head = lookup_head(s, namespace, flag_key, FlagType::Variant)?;
+    variant_of(s, head, entity, ctx)
 }
 
 pub(crate) fn boolean<C: Context + ?Sized>(
@@ -465,8 +671,8 @@ pub(crate) fn boolean<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
-    let (i, flag) = lookup(s, namespace, flag_key, FlagType::Boolean)?;
-    boolean_of(s, i, flag, flag_key, entity, ctx)
+    let head = lookup_head(s, namespace, flag_key, FlagType::Boolean)?;
+    boolean_of(s, head, flag_key, entity, ctx)
 }
 
 /// Batch evaluation (EVALUATION.md §12.1): appends one item per request to `out`. A missing
@@ -480,7 +686,7 @@ pub(crate) fn batch<'r, C: Context + ?Sized>(
     out.reserve(requests.len());
     for r in requests {
         let found = if str_eq(&s.namespace, namespace) {
-            s.flag(r.flag_key)
+            s.head(r.flag_key)
         } else {
             None
         };
@@ -490,14 +696,10 @@ pub(crate) fn batch<'r, C: Context + ?Sized>(
                 namespace_key: Arc::clone(namespace),
                 reason: ErrorReason::NotFound,
             }),
-            Some((i, flag)) => match flag.kind {
-                FlagType::Variant => {
-                    BatchItem::Variant(variant_of(s, i, flag, r.entity_id, r.context)?)
-                }
-                FlagType::Boolean => {
-                    BatchItem::Boolean(boolean_of(s, i, flag, r.flag_key, r.entity_id, r.context)?)
-                }
-            },
+            Some(head) if head.boolean => {
+                BatchItem::Boolean(boolean_of(s, head, r.flag_key, r.entity_id, r.context)?)
+            }
+            Some(head) => BatchItem::Variant(variant_of(s, head, r.entity_id, r.context)?),
         };
         out.push(item);
     }

@@ -3,8 +3,8 @@
 
 use super::document::{self as doc, Document, EngineSnapshot};
 use super::{
-    Cmp, Constraint, ConstraintType, DefaultVariant, Distribution, Flag, FlagIndex, MatchType,
-    Rollout, RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, Test,
+    Check, Constraint, ConstraintType, DefaultVariant, Distribution, Flag, MatchType, Op, Rollout,
+    RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
 use crate::error::{FlagType, SnapshotError};
 use crate::eval::{bucket, datetime};
@@ -17,8 +17,10 @@ struct Builder {
     lookup: HashMap<String, u32>,
     /// Segment content → id in `snap.segments`, to store each distinct segment once.
     segment_ids: HashMap<Vec<u8>, u32>,
-    /// Context property name → interned id.
-    property_ids: HashMap<String, u16>,
+    /// Context property name → its subject slot.
+    slots: HashMap<String, u8>,
+    /// Becomes `snap.text`.
+    text: String,
 }
 
 /// One segment on its way into the snapshot, whichever format it came from.
@@ -82,60 +84,146 @@ fn constraint_type(s: &str) -> ConstraintType {
     }
 }
 
-fn cmp(op: &str) -> Option<Cmp> {
+/// The orderings a comparison operator accepts, as [`Check::accept`] bits
+/// (less = 1, equal = 2, greater = 4).
+fn accept(op: &str) -> Option<u8> {
     Some(match op {
-        "eq" => Cmp::Eq,
-        "neq" => Cmp::Neq,
-        "lt" => Cmp::Lt,
-        "lte" => Cmp::Lte,
-        "gt" => Cmp::Gt,
-        "gte" => Cmp::Gte,
+        "eq" => 0b010,
+        "neq" => 0b101,
+        "lt" => 0b001,
+        "lte" => 0b011,
+        "gt" => 0b100,
+        "gte" => 0b110,
         _ => return None,
     })
 }
 
-/// Decides a constraint's operator and pre-parses its value (EVALUATION.md §7).
-fn test(kind: ConstraintType, op: &str, value: &str) -> Test {
-    match kind {
-        ConstraintType::String | ConstraintType::EntityId => match op {
-            "empty" => Test::IsEmpty,
-            "notempty" => Test::NotEmpty,
-            "eq" => Test::StrEq,
-            "neq" => Test::StrNeq,
-            "prefix" => Test::Prefix,
-            "suffix" => Test::Suffix,
-            "contains" => Test::Contains,
-            "notcontains" => Test::NotContains,
-            "isoneof" => Test::StrOneOf(lists::strings(value)),
-            "isnotoneof" => Test::StrNotOneOf(lists::strings(value)),
-            _ => Test::Never,
-        },
-        ConstraintType::Number => match op {
-            "present" => Test::NotEmpty,
-            "notpresent" => Test::IsEmpty,
-            "isoneof" => Test::NumOneOf(lists::integers(value)),
-            "isnotoneof" => Test::NumNotOneOf(lists::integers(value)),
-            _ => match cmp(op) {
-                Some(c) => Test::Num(c, value.parse::<i32>().ok()),
-                None => Test::Never,
+fn offset(n: usize) -> Result<u32, SnapshotError> {
+    u32::try_from(n).map_err(|_| SnapshotError::whole("snapshot too large (over 4 GiB of values)"))
+}
+
+impl Builder {
+    /// The subject slot of a constraint on `property` (EVALUATION.md §7: entity-id
+    /// constraints test the entity id, all others a context property).
+    fn slot(&mut self, kind: ConstraintType, property: &str) -> u8 {
+        if kind == ConstraintType::EntityId {
+            return ENTITY_SLOT;
+        }
+        if let Some(&slot) = self.slots.get(property) {
+            return slot;
+        }
+        let next = self.snap.slot_names.len();
+        if next >= usize::from(UNCACHED) {
+            return UNCACHED;
+        }
+        let slot = next as u8;
+        self.snap.slot_names.push(property.into());
+        self.slots.insert(property.to_string(), slot);
+        slot
+    }
+
+    /// Appends `value` to the text pool: `(offset, length)`.
+    fn text(&mut self, value: &str) -> Result<(u32, u32), SnapshotError> {
+        let start = offset(self.text.len())?;
+        self.text.push_str(value);
+        offset(self.text.len())?;
+        Ok((start, value.len() as u32))
+    }
+
+    /// Decides a constraint's operator and pre-parses its value (EVALUATION.md §7).
+    fn check(
+        &mut self,
+        kind: ConstraintType,
+        property: &str,
+        op: &str,
+        value: &str,
+    ) -> Result<Check, SnapshotError> {
+        let slot = self.slot(kind, property);
+        let mut check = Check {
+            op: Op::Never,
+            slot,
+            accept: 0,
+            a: 0,
+            n: 0,
+        };
+        match kind {
+            ConstraintType::String | ConstraintType::EntityId => match op {
+                "empty" => check.op = Op::IsEmpty,
+                "notempty" => check.op = Op::NotEmpty,
+                "eq" | "neq" | "prefix" | "suffix" | "contains" | "notcontains" => {
+                    check.op = match op {
+                        "eq" => Op::StrEq,
+                        "neq" => Op::StrNeq,
+                        "prefix" => Op::Prefix,
+                        "suffix" => Op::Suffix,
+                        "contains" => Op::Contains,
+                        _ => Op::NotContains,
+                    };
+                    let (a, n) = self.text(value)?;
+                    (check.a, check.n) = (a, i64::from(n));
+                }
+                "isoneof" | "isnotoneof" => match lists::strings(value) {
+                    Some(items) => {
+                        check.op = if op == "isoneof" {
+                            Op::StrOneOf
+                        } else {
+                            Op::StrNotOneOf
+                        };
+                        check.a = offset(self.snap.list_strings.len())?;
+                        for item in items.iter() {
+                            let at = self.text(item)?;
+                            self.snap.list_strings.push(at);
+                        }
+                        check.n = i64::from(offset(self.snap.list_strings.len())?);
+                    }
+                    // An unparsable list matches nothing, so "not one of" any non-empty value.
+                    None if op == "isnotoneof" => check.op = Op::NotEmpty,
+                    None => {}
+                },
+                _ => {}
             },
-        },
-        ConstraintType::Boolean => match op {
-            "present" => Test::NotEmpty,
-            "notpresent" => Test::IsEmpty,
-            "true" => Test::BoolTrue,
-            "false" => Test::BoolFalse,
-            _ => Test::Never,
-        },
-        ConstraintType::DateTime => match op {
-            "present" => Test::NotEmpty,
-            "notpresent" => Test::IsEmpty,
-            _ => match cmp(op) {
-                Some(c) => Test::Time(c, datetime::parse_rfc3339(value)),
-                None => Test::Never,
+            ConstraintType::Number => match op {
+                "present" => check.op = Op::NotEmpty,
+                "notpresent" => check.op = Op::IsEmpty,
+                "isoneof" | "isnotoneof" => {
+                    if let Some(items) = lists::integers(value) {
+                        check.op = if op == "isoneof" {
+                            Op::NumOneOf
+                        } else {
+                            Op::NumNotOneOf
+                        };
+                        check.a = offset(self.snap.list_ints.len())?;
+                        self.snap.list_ints.extend_from_slice(&items);
+                        check.n = i64::from(offset(self.snap.list_ints.len())?);
+                    }
+                }
+                _ => {
+                    if let (Some(accept), Ok(n)) = (accept(op), value.parse::<i32>()) {
+                        (check.op, check.accept, check.n) = (Op::Num, accept, i64::from(n));
+                    }
+                }
             },
-        },
-        ConstraintType::Unknown => Test::UnknownType,
+            ConstraintType::Boolean => {
+                check.op = match op {
+                    "present" => Op::NotEmpty,
+                    "notpresent" => Op::IsEmpty,
+                    "true" => Op::BoolTrue,
+                    "false" => Op::BoolFalse,
+                    _ => Op::Never,
+                }
+            }
+            ConstraintType::DateTime => match op {
+                "present" => check.op = Op::NotEmpty,
+                "notpresent" => check.op = Op::IsEmpty,
+                _ => {
+                    if let (Some(accept), Some(n)) = (accept(op), datetime::parse_rfc3339(value)) {
+                        (check.op, check.accept, check.n) = (Op::Time, accept, n);
+                    }
+                }
+            },
+            ConstraintType::Unknown => check.op = Op::UnknownType,
+        }
+        Ok(check)
     }
 }
 
@@ -147,12 +235,15 @@ impl Builder {
             snap,
             lookup: HashMap::with_capacity(flag_count),
             segment_ids: HashMap::new(),
-            property_ids: HashMap::new(),
+            slots: HashMap::new(),
+            text: String::new(),
         }
     }
 
     fn finish(mut self) -> Snapshot {
-        self.snap.index = FlagIndex::build(self.lookup.iter().map(|(k, &v)| (k.as_str(), v)));
+        self.snap.text = self.text.into_boxed_str();
+        super::program::build(&mut self.snap);
+        self.snap.build_index();
         self.snap
     }
 
@@ -231,19 +322,13 @@ impl Builder {
         let start = self.snap.constraints.len();
         for c in input {
             let kind = constraint_type(&c.kind);
-            let test = test(kind, &c.operator, &c.value);
-            let next = self.property_ids.len();
-            let property_id = *self
-                .property_ids
-                .entry(c.property.clone())
-                .or_insert_with(|| u16::try_from(next).unwrap_or(u16::MAX));
+            let check = self.check(kind, &c.property, &c.operator, &c.value)?;
+            self.snap.checks.push(check);
             self.snap.constraints.push(Constraint {
                 kind,
                 property: c.property.into_boxed_str(),
                 operator: c.operator.into_boxed_str(),
                 value: c.value.into_boxed_str(),
-                test,
-                property_id,
             });
         }
         span(start, self.snap.constraints.len())
@@ -381,6 +466,7 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
             rollouts: Some(rollouts),
             lookup_key: None,
             key: f.key.into_boxed_str(),
+            program: None,
         };
         let key = flag.key.clone();
         b.flag(&key, flag);
@@ -487,6 +573,7 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
             rollouts,
             lookup_key: (map_key != f.key).then(|| map_key.clone().into_boxed_str()),
             key: f.key.into_boxed_str(),
+            program: None,
         };
         b.flag(&map_key, flag);
     }

@@ -2,7 +2,7 @@
 //! storing each key's full hash so that a probe compares whole keys only on a real hit.
 //! (A general-purpose `HashMap` spent most of a lookup in SipHash and a `memcmp` call.)
 
-use crate::eval::strings::str_eq;
+use crate::eval::strings::bytes_eq;
 
 /// A fast, non-cryptographic hash for short keys. Flag keys come from the configured Flipt
 /// server, not from end users, so hash flooding is not a concern here.
@@ -43,36 +43,63 @@ fn hash(key: &str) -> u64 {
     h ^ (h >> 33)
 }
 
-#[derive(Debug)]
-struct Slot {
-    hash: u64,
+/// What the evaluator needs to know about a flag before running its program.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FlagHead {
     /// Position in `Snapshot::flags`.
-    pos: u32,
-    key: Box<str>,
+    pub pos: u32,
+    /// The first node of the flag's program, when it has one.
+    pub program: Option<u32>,
+    /// CRC-32 register after the flag key: variant bucketing continues from here.
+    pub salt: u32,
+    pub boolean: bool,
+    pub enabled: bool,
+    pub has_default: bool,
+    /// The flag has no rules (variant) or no rollouts (boolean).
+    pub empty: bool,
 }
 
-/// Flag key → position in `Snapshot::flags`.
+/// Bytes of a key stored in its slot; longer keys compare their rest with the flag's own.
+const INLINE_KEY: usize = 32;
+
+/// One table entry: a cache line holding the key's hash, the start of the key and the flag's
+/// [`FlagHead`], so that a lookup usually touches one line of memory.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Slot {
+    /// Low 32 bits of the key's hash.
+    hash: u32,
+    key_len: u32,
+    key: [u8; INLINE_KEY],
+    head: FlagHead,
+}
+
+/// Flag key → the flag's [`FlagHead`].
 #[derive(Debug, Default)]
 pub(crate) struct FlagIndex {
     slots: Box<[Option<Slot>]>,
 }
 
 impl FlagIndex {
-    /// Builds the table from distinct `(key, position)` pairs.
-    pub fn build<'a>(entries: impl ExactSizeIterator<Item = (&'a str, u32)>) -> Self {
+    /// Builds the table from distinct `(key, head)` pairs.
+    pub fn build<'a>(entries: impl ExactSizeIterator<Item = (&'a str, FlagHead)>) -> Self {
         let size = (entries.len() * 2).next_power_of_two().max(8);
-        let mut slots: Vec<Option<Slot>> = (0..size).map(|_| None).collect();
+        let mut slots: Vec<Option<Slot>> = vec![None; size];
         let mask = size - 1;
-        for (key, pos) in entries {
+        for (key, head) in entries {
             let h = hash(key);
             let mut i = h as usize & mask;
             while slots[i].is_some() {
                 i = (i + 1) & mask;
             }
+            let mut inline = [0u8; INLINE_KEY];
+            let n = key.len().min(INLINE_KEY);
+            inline[..n].copy_from_slice(&key.as_bytes()[..n]);
             slots[i] = Some(Slot {
-                hash: h,
-                pos,
-                key: key.into(),
+                hash: h as u32,
+                key_len: u32::try_from(key.len()).unwrap_or(u32::MAX),
+                key: inline,
+                head,
             });
         }
         FlagIndex {
@@ -80,41 +107,70 @@ impl FlagIndex {
         }
     }
 
+    /// The head of the flag with this key. `rest` gives the key of a flag position, for keys
+    /// longer than a slot holds.
     #[inline]
-    pub fn get(&self, key: &str) -> Option<u32> {
+    pub fn get<'k>(&self, key: &str, rest: impl Fn(u32) -> &'k str) -> Option<&FlagHead> {
         if self.slots.is_empty() {
             return None;
         }
         let mask = self.slots.len() - 1;
         let h = hash(key);
+        let b = key.as_bytes();
         let mut i = h as usize & mask;
         // The table is at most half full, so the probe ends at an empty slot.
         loop {
-            match &self.slots[i] {
-                None => return None,
-                Some(s) if s.hash == h && str_eq(&s.key, key) => return Some(s.pos),
-                Some(_) => i = (i + 1) & mask,
+            let slot = self.slots.get(i)?.as_ref()?;
+            if slot.hash == h as u32 && slot.key_len as usize == b.len() {
+                let found = if b.len() <= INLINE_KEY {
+                    bytes_eq(&slot.key[..b.len()], b)
+                } else {
+                    bytes_eq(&slot.key, &b[..INLINE_KEY]) && rest(slot.head.pos) == key
+                };
+                if found {
+                    return Some(&slot.head);
+                }
             }
+            i = (i + 1) & mask;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::FlagIndex;
+    use super::{FlagHead, FlagIndex};
+
+    fn index_of(keys: &[String]) -> FlagIndex {
+        FlagIndex::build(keys.iter().enumerate().map(|(i, k)| {
+            let head = FlagHead {
+                pos: i as u32,
+                ..FlagHead::default()
+            };
+            (k.as_str(), head)
+        }))
+    }
+
+    fn find(index: &FlagIndex, keys: &[String], key: &str) -> Option<u32> {
+        index
+            .get(key, |pos| keys[pos as usize].as_str())
+            .map(|h| h.pos)
+    }
 
     #[test]
     fn similar_keys_spread_over_the_table() {
         // Keys differing only in their last bytes must not share one probe chain.
         let keys: Vec<String> = (0..512).map(|i| format!("flag-{i:05}")).collect();
-        let index = FlagIndex::build(keys.iter().enumerate().map(|(i, k)| (k.as_str(), i as u32)));
+        let index = index_of(&keys);
         let mask = index.slots.len() - 1;
         let longest = keys
             .iter()
             .map(|k| {
                 let mut i = super::hash(k) as usize & mask;
                 let mut probes = 1;
-                while index.slots[i].as_ref().is_some_and(|s| *s.key != **k) {
+                while index.slots[i]
+                    .as_ref()
+                    .is_some_and(|s| &s.key[..k.len()] != k.as_bytes())
+                {
                     i = (i + 1) & mask;
                     probes += 1;
                 }
@@ -128,12 +184,24 @@ mod tests {
     #[test]
     fn finds_every_key_and_nothing_else() {
         let keys: Vec<String> = (0..1000).map(|i| format!("flag-{i:05}")).collect();
-        let index = FlagIndex::build(keys.iter().enumerate().map(|(i, k)| (k.as_str(), i as u32)));
+        let index = index_of(&keys);
         for (i, k) in keys.iter().enumerate() {
-            assert_eq!(index.get(k), Some(i as u32));
+            assert_eq!(find(&index, &keys, k), Some(i as u32));
         }
-        assert_eq!(index.get("flag-01000"), None);
-        assert_eq!(index.get(""), None);
-        assert_eq!(FlagIndex::default().get("x"), None);
+        assert_eq!(find(&index, &keys, "flag-01000"), None);
+        assert_eq!(find(&index, &keys, ""), None);
+        assert!(FlagIndex::default().get("x", |_| "").is_none());
+    }
+
+    #[test]
+    fn long_keys_compare_beyond_the_slot() {
+        let stem = "a-flag-key-longer-than-a-slot-holds-".to_string();
+        let keys: Vec<String> = (0..50).map(|i| format!("{stem}{i}")).collect();
+        let index = index_of(&keys);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(find(&index, &keys, k), Some(i as u32));
+        }
+        assert_eq!(find(&index, &keys, &format!("{stem}x")), None);
+        assert_eq!(find(&index, &keys, &stem), None);
     }
 }

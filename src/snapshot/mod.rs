@@ -10,11 +10,12 @@ pub(crate) mod diagnose;
 pub(crate) mod document;
 pub(crate) mod export;
 mod index;
+pub(crate) mod program;
 
 use crate::error::{FlagType, SnapshotError};
 use base64::Engine as _;
 use diagnose::Format;
-pub(crate) use index::FlagIndex;
+pub(crate) use index::{FlagHead, FlagIndex};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -40,6 +41,8 @@ use std::sync::Arc;
 pub struct Snapshot {
     pub(crate) namespace: Arc<str>,
     pub(crate) flags: Vec<Flag>,
+    /// What evaluations read first, by flag position (the index holds a copy by key).
+    pub(crate) heads: Vec<FlagHead>,
     pub(crate) index: FlagIndex,
     pub(crate) rules: Vec<Rule>,
     pub(crate) rollouts: Vec<Rollout>,
@@ -49,6 +52,20 @@ pub struct Snapshot {
     /// Segment ids of each rule and segment rollout, in document order.
     pub(crate) segment_refs: Vec<u32>,
     pub(crate) constraints: Vec<Constraint>,
+    /// The evaluator's form of `constraints`, at the same positions.
+    pub(crate) checks: Vec<Check>,
+    /// Constraint values and list items the checks compare with, end to end.
+    pub(crate) text: Box<str>,
+    /// `(offset, length)` in `text` of the items of `isoneof` string lists.
+    pub(crate) list_strings: Vec<(u32, u32)>,
+    /// The items of `isoneof` number lists.
+    pub(crate) list_ints: Vec<i32>,
+    /// The context property of each subject slot (slot 0, the entity id, has none).
+    pub(crate) slot_names: Vec<Box<str>>,
+    /// Every flag's evaluation as one branching program (see [`program`]).
+    pub(crate) nodes: Vec<program::Node>,
+    /// The items of the programs' `isoneof` lists of short strings.
+    pub(crate) short_items: Vec<program::ShortItem>,
     pub(crate) distributions: Vec<Distribution>,
     /// Sorted bucket upper bounds of the positive-rollout distributions, per rule.
     pub(crate) bounds: Vec<i32>,
@@ -87,6 +104,9 @@ pub(crate) struct Flag {
     pub rollouts: Option<Span>,
     /// CRC-32 register after the flag key: the bucketing hash continues from here.
     pub salt: u32,
+    /// The first node of the flag's program, for evaluations of its own type; `None` when
+    /// it has no program (an OR rule of over 64 segments) and is evaluated step by step.
+    pub program: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -158,31 +178,20 @@ pub(crate) enum ConstraintType {
     Unknown,
 }
 
+/// A constraint as the document gives it (export and explanations read this; the evaluator
+/// reads the [`Check`] at the same position).
 #[derive(Debug)]
 pub(crate) struct Constraint {
     pub kind: ConstraintType,
     pub property: Box<str>,
     pub operator: Box<str>,
     pub value: Box<str>,
-    pub test: Test,
-    /// Interned id of `property`, the key of the per-evaluation context cache.
-    pub property_id: u16,
 }
 
-/// Comparison operators shared by numbers and datetimes.
+/// A check's operator, decided at compile time from the constraint's type and operator
+/// (EVALUATION.md §7). Operators that can never hold compile to [`Op::Never`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cmp {
-    Eq,
-    Neq,
-    Lt,
-    Lte,
-    Gt,
-    Gte,
-}
-
-/// A constraint with its operator decided and its value pre-parsed.
-#[derive(Debug)]
-pub(crate) enum Test {
+pub(crate) enum Op {
     /// Subject is `""` (string `empty`, `notpresent`).
     IsEmpty,
     /// Subject is not `""` (string `notempty`, `present`).
@@ -193,20 +202,53 @@ pub(crate) enum Test {
     Suffix,
     Contains,
     NotContains,
-    /// `None` when the list does not parse.
-    StrOneOf(Option<Box<[Box<str>]>>),
-    StrNotOneOf(Option<Box<[Box<str>]>>),
-    Num(Cmp, Option<i32>),
-    NumOneOf(Option<Box<[i32]>>),
-    NumNotOneOf(Option<Box<[i32]>>),
+    /// Subject equals one of the strings of `Snapshot::list_strings[a..n]`.
+    StrOneOf,
+    StrNotOneOf,
+    /// The subject parses as an `i32` that compares to `n` as `accept` allows.
+    Num,
+    /// The subject parses as an `i32` found in `Snapshot::list_ints[a..n]`.
+    NumOneOf,
+    NumNotOneOf,
     BoolTrue,
     BoolFalse,
-    /// Unix seconds of the constraint value, `None` when it does not parse.
-    Time(Cmp, Option<i64>),
-    /// An operator this type does not know.
+    /// The subject parses as RFC 3339 and its Unix seconds compare to `n` as `accept` allows.
+    Time,
+    /// An operator this type does not know, or a value that does not parse: never holds.
     Never,
     /// An unknown constraint type: the whole segment fails once reached.
     UnknownType,
+}
+
+/// The subject slot of entity-id constraints.
+pub(crate) const ENTITY_SLOT: u8 = 0;
+/// Subject slots the evaluator caches per evaluation: the entity id and 15 properties.
+/// Slots from `SLOTS` on are looked up by name on every use.
+pub(crate) const SLOTS: usize = 16;
+/// The slot of a property beyond the 254th distinct one: found through its constraint.
+pub(crate) const UNCACHED: u8 = u8::MAX;
+
+/// The evaluator's form of one constraint: 16 bytes, operator decided and value pre-parsed,
+/// so that a segment's checks share a cache line or two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Check {
+    pub op: Op,
+    /// The subject: [`ENTITY_SLOT`], a property slot (`Snapshot::slot_names`) or [`UNCACHED`].
+    pub slot: u8,
+    /// `Num` and `Time`: bit 0 set = holds when less, bit 1 when equal, bit 2 when greater.
+    pub accept: u8,
+    /// Strings: offset in `Snapshot::text`; lists: first item.
+    pub a: u32,
+    /// Strings: length; lists: end of the items; `Num` and `Time`: the constraint's value.
+    pub n: i64,
+}
+
+impl Check {
+    /// Whether the subject's ordering against the value is one `accept` allows.
+    #[inline(always)]
+    pub fn accepts(&self, ord: std::cmp::Ordering) -> bool {
+        self.accept & (1 << (ord as i8 + 1)) != 0
+    }
 }
 
 #[derive(Debug)]
@@ -340,12 +382,20 @@ impl Snapshot {
         Snapshot {
             namespace: Arc::from(namespace),
             flags: Vec::new(),
+            heads: Vec::new(),
             index: FlagIndex::default(),
             rules: Vec::new(),
             rollouts: Vec::new(),
             segments: Vec::new(),
             segment_refs: Vec::new(),
             constraints: Vec::new(),
+            checks: Vec::new(),
+            text: Box::from(""),
+            list_strings: Vec::new(),
+            list_ints: Vec::new(),
+            slot_names: vec![Box::from("")],
+            nodes: Vec::new(),
+            short_items: Vec::new(),
             distributions: Vec::new(),
             bounds: Vec::new(),
             bucket_dists: Vec::new(),
@@ -381,7 +431,7 @@ impl Snapshot {
 
     /// Whether a flag with this key exists.
     pub fn contains(&self, flag_key: &str) -> bool {
-        self.index.get(flag_key).is_some()
+        self.head(flag_key).is_some()
     }
 
     /// Summaries of all flags, sorted by key.
@@ -421,8 +471,54 @@ impl Snapshot {
         flag.lookup_key.as_deref().unwrap_or(&flag.key)
     }
 
+    /// The text a string check compares with.
+    #[inline(always)]
+    pub(crate) fn text_of(&self, offset: u32, len: i64) -> &str {
+        let start = offset as usize;
+        self.text.get(start..start + len as usize).unwrap_or("")
+    }
+
     pub(crate) fn flag(&self, key: &str) -> Option<(u32, &Flag)> {
-        let i = self.index.get(key)?;
-        self.flags.get(i as usize).map(|f| (i, f))
+        let pos = self.head(key)?.pos;
+        self.flags.get(pos as usize).map(|f| (pos, f))
+    }
+
+    /// The head of the flag indexed under `key`.
+    #[inline]
+    pub(crate) fn head(&self, key: &str) -> Option<&FlagHead> {
+        self.index.get(key, |pos| {
+            self.flags
+                .get(pos as usize)
+                .map_or("", |f| Snapshot::lookup_key(f))
+        })
+    }
+
+    /// Fills in `heads` and `index` from the finished flags and programs.
+    pub(crate) fn build_index(&mut self) {
+        self.heads = self
+            .flags
+            .iter()
+            .zip(0u32..)
+            .map(|(f, pos)| {
+                let boolean = f.kind == FlagType::Boolean;
+                let list = if boolean { f.rollouts } else { f.rules };
+                FlagHead {
+                    pos,
+                    program: f.program,
+                    salt: f.salt,
+                    boolean,
+                    enabled: f.enabled,
+                    has_default: f.default_variant.is_some(),
+                    empty: list.is_none_or(Span::is_empty),
+                }
+            })
+            .collect();
+        let heads = &self.heads;
+        self.index = FlagIndex::build(
+            self.flags
+                .iter()
+                .zip(heads)
+                .map(|(f, &head)| (Snapshot::lookup_key(f), head)),
+        );
     }
 }

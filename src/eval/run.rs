@@ -1,0 +1,226 @@
+//! Runs a flag's program (see [`crate::snapshot::program`]).
+//!
+//! Each subject the program tests is looked up once, on first use, and kept with what the
+//! tests read: its length, its first and last eight bytes as words, and, when the program
+//! compares it as such, its value as a number and as a datetime. Most tests are then a few
+//! integer operations without a branch on their outcome.
+
+use super::{check_value, datetime, threshold_bucket, Context};
+use crate::error::Error;
+use crate::snapshot::program::{End, Node, NodeOp, LOCAL_SLOTS};
+use crate::snapshot::{Snapshot, ENTITY_SLOT};
+use std::cmp::Ordering;
+
+/// The first (up to) eight bytes as a little-endian word, zero-padded, read with overlapping
+/// loads rather than a variable-length copy.
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n > 0 {
+        u64::from(b[0])
+            | (u64::from(b[n / 2]) << (8 * (n / 2)))
+            | (u64::from(b[n - 1]) << (8 * (n - 1)))
+    } else {
+        0
+    }
+}
+
+/// The subjects of one run, as the tests read them, by local slot; looked up on first use.
+/// Everything starts as zeroes, the cheapest state to set up for every evaluation.
+#[derive(Default)]
+struct Subjects<'c> {
+    /// Bit `i`: slot `i` is filled in.
+    fetched: u32,
+    /// Bit `i`: `nums[i]` holds a number; bit `8 + i`: `times[i]` holds a datetime.
+    parsed: u32,
+    lens: [u64; LOCAL_SLOTS],
+    /// The first eight bytes, little-endian, zero-padded.
+    heads: [u64; LOCAL_SLOTS],
+    /// The last eight bytes, little-endian, placed so that the last byte is the top one.
+    tails: [u64; LOCAL_SLOTS],
+    /// The value as an `i32` (parsed only when a test needs it).
+    nums: [i32; LOCAL_SLOTS],
+    /// The value as Unix seconds (parsed only when a test needs it).
+    times: [i64; LOCAL_SLOTS],
+    texts: [Option<&'c str>; LOCAL_SLOTS],
+}
+
+impl<'c> Subjects<'c> {
+    /// Looks up the subject of `node` (in its local slot) and fills the slot in.
+    #[inline(never)]
+    fn fetch<C: Context + ?Sized>(
+        &mut self,
+        s: &Snapshot,
+        needs: u32,
+        node: &Node,
+        entity: &'c str,
+        ctx: &'c C,
+    ) {
+        let local = usize::from(node.slot) % LOCAL_SLOTS;
+        let text = if node.bit == ENTITY_SLOT {
+            entity
+        } else {
+            let name = s.slot_names.get(usize::from(node.bit)).map_or("", |n| &**n);
+            ctx.get(name).unwrap_or("")
+        };
+        let b = text.as_bytes();
+        let len = b.len();
+        let head = word(b);
+        self.texts[local] = Some(text);
+        self.lens[local] = len as u64;
+        self.heads[local] = head;
+        self.tails[local] = if len > 8 {
+            word(&b[len - 8..])
+        } else {
+            // Shift the bytes up so that the last one is the top byte (nothing when empty).
+            head << ((64 - 8 * len) & 63)
+        };
+        if needs & (1 << local) != 0 {
+            if let Ok(n) = text.parse::<i32>() {
+                self.nums[local] = n;
+                self.parsed |= 1 << local;
+            }
+        }
+        if needs & (1 << (8 + local)) != 0 {
+            if let Some(t) = datetime::parse_rfc3339(text) {
+                self.times[local] = t;
+                self.parsed |= 1 << (8 + local);
+            }
+        }
+        self.fetched |= 1 << local;
+    }
+}
+
+/// Whether `ord` is one of the orderings in `accept` (less = 1, equal = 2, greater = 4).
+#[inline(always)]
+fn accepts(accept: u8, ord: Ordering) -> bool {
+    accept & (1 << (ord as i8 + 1)) != 0
+}
+
+/// The mask of a short constant's `len` bytes.
+#[inline(always)]
+fn low_bytes(len: u8) -> u64 {
+    u64::MAX >> ((64 - 8 * u32::from(len)) & 63)
+}
+
+/// A test the node cannot do on words: the full check against the subject's text.
+#[inline(never)]
+fn slow(s: &Snapshot, node: &Node, text: &str) -> bool {
+    s.checks
+        .get(node.a as usize)
+        .and_then(|c| check_value(s, c, text))
+        .unwrap_or(false)
+}
+
+/// Runs the program starting at `entry`: the `End` node it reached (see [`NodeOp::End`]),
+/// how it ended, and the mask of the OR segments that matched.
+pub(crate) fn run<'s, C: Context + ?Sized>(
+    s: &'s Snapshot,
+    entry: u32,
+    entity: &str,
+    ctx: &C,
+    flag_key: &str,
+) -> Result<(&'s Node, End, u64), Error> {
+    let broken = |what: &str| Err(Error::Internal(format!("flag program {what}")));
+    let nodes = &s.nodes[..];
+    let Some(header) = nodes.get(entry as usize).filter(|h| h.op == NodeOp::Header) else {
+        return broken("has no header");
+    };
+    let needs = header.a;
+    let mut sub = Subjects::default();
+    let mut mask = 0u64;
+    let mut bucket: Option<u32> = None;
+    let mut pc = entry as usize + 1;
+    // Every edge points forward (`program::build` checks it), so this loop ends.
+    while let Some(node) = nodes.get(pc) {
+        // The local slot of the node's subject, looked up on first use.
+        macro_rules! subject {
+            () => {{
+                let i = usize::from(node.slot) % LOCAL_SLOTS;
+                if sub.fetched & (1 << i) == 0 {
+                    sub.fetch(s, needs, node, entity, ctx);
+                }
+                i
+            }};
+        }
+        let len = u64::from(node.len);
+        let holds = match node.op {
+            NodeOp::EqShort => {
+                let i = subject!();
+                (sub.lens[i] == len) & (sub.heads[i] == node.n)
+            }
+            NodeOp::NeqShort => {
+                let i = subject!();
+                let n = sub.lens[i];
+                (n != 0) & !((n == len) & (sub.heads[i] == node.n))
+            }
+            NodeOp::PrefixShort => {
+                let i = subject!();
+                (sub.lens[i] >= len) & (sub.heads[i] & low_bytes(node.len) == node.n)
+            }
+            NodeOp::SuffixShort => {
+                let i = subject!();
+                let shift = (64 - 8 * u32::from(node.len)) & 63;
+                (sub.lens[i] >= len) & (sub.tails[i] >> shift == node.n)
+            }
+            NodeOp::Empty => sub.lens[subject!()] == 0,
+            NodeOp::NotEmpty => sub.lens[subject!()] != 0,
+            NodeOp::InShort | NodeOp::NotInShort => {
+                let i = subject!();
+                let (n, head) = (sub.lens[i], sub.heads[i]);
+                let items = s.short_items.get(node.a as usize..node.n as usize);
+                let found = items.is_some_and(|items| {
+                    items
+                        .iter()
+                        .fold(false, |f, it| f | ((it.len == n) & (it.word == head)))
+                });
+                (n != 0) & (found == (node.op == NodeOp::InShort))
+            }
+            NodeOp::Num => {
+                let i = subject!();
+                (sub.parsed & (1 << i) != 0)
+                    & accepts(node.len, i64::from(sub.nums[i]).cmp(&(node.n as i64)))
+            }
+            NodeOp::NumIn | NodeOp::NumNotIn => {
+                let i = subject!();
+                let v = sub.nums[i];
+                let list = s.list_ints.get(node.a as usize..node.n as usize);
+                let found = list.is_some_and(|l| l.iter().fold(false, |f, &x| f | (x == v)));
+                (sub.parsed & (1 << i) != 0) & (found == (node.op == NodeOp::NumIn))
+            }
+            NodeOp::Time => {
+                let i = subject!();
+                (sub.parsed & (1 << (8 + i)) != 0)
+                    & accepts(node.len, sub.times[i].cmp(&(node.n as i64)))
+            }
+            NodeOp::Slow => {
+                let i = subject!();
+                slow(s, node, sub.texts[i].unwrap_or(""))
+            }
+            NodeOp::Mark => {
+                mask |= 1 << (node.bit & 63);
+                true
+            }
+            NodeOp::AnyMatched => mask != 0,
+            NodeOp::Threshold => {
+                let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
+                (p as f32) < f32::from_bits(node.n as u32)
+            }
+            NodeOp::Never | NodeOp::Unknown | NodeOp::Header => false,
+            NodeOp::End => {
+                return match End::from_code(node.len) {
+                    Some(end) => Ok((node, end, mask)),
+                    None => broken("has an unknown end"),
+                }
+            }
+        };
+        pc = if holds { node.on_true } else { node.on_false } as usize;
+    }
+    broken("runs past its end")
+}

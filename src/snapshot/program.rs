@@ -1,0 +1,520 @@
+//! Each flag's evaluation compiled to one branching program: a header naming the subjects the
+//! flag tests, then a run of nodes, each a test with the node to go to when it holds and when
+//! it does not.
+//!
+//! Rules (or rollouts) and their segments become straight-line code, so the evaluator runs one
+//! flat loop instead of nested loops over rules, segments and constraints; an outcome only
+//! selects the next node. Short string constants are stored in the node as a little-endian
+//! word, so that `eq`, `neq`, `prefix` and `suffix` against them are a few integer operations
+//! on words the evaluator reads once per subject. The program is equivalent to the step-by-step
+//! evaluation (EVALUATION.md §4–§9), which the evaluator keeps for flags without a program
+//! and which the fuzz checks compare it with:
+//!
+//! - ALL segment: a check that holds goes to the next check, one that fails leaves the
+//!   segment unmatched; ANY: the reverse. An unknown constraint type leaves it unmatched.
+//! - AND rule: a matched segment goes to the next segment, an unmatched one to the next rule.
+//! - OR rule: every segment runs; a matched segment passes through a [`NodeOp::Mark`] node
+//!   that sets its bit in a mask, and an [`NodeOp::AnyMatched`] node after the last segment
+//!   tests the mask.
+//! - A segment without constraints matches everyone: it emits no node.
+//! - A rule whose rank is lower than the previous rule's ends the program with an error,
+//!   where the engine reports it: on reaching that rule.
+//!
+//! Every edge points forward (checked once the programs are built), so a run ends at an
+//! [`NodeOp::End`] node.
+
+use super::{
+    Check, Flag, MatchType, Op, RolloutKind, Segment, SegmentOperator, Snapshot, Span, UNCACHED,
+};
+use crate::error::FlagType;
+
+/// Subjects one program may test (the entity id and context properties); a flag testing more
+/// is evaluated step by step.
+pub(crate) const LOCAL_SLOTS: usize = 8;
+
+/// How a program ends: the `len` of its [`NodeOp::End`] node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// No rule or rollout matched.
+    NoMatch = 0,
+    /// Rule or rollout `a` matched.
+    Matched = 1,
+    /// Rule or rollout `a` has a lower rank than the one before it.
+    RankOutOfOrder = 2,
+}
+
+impl End {
+    pub fn from_code(n: u8) -> Option<End> {
+        match n {
+            0 => Some(End::NoMatch),
+            1 => Some(End::Matched),
+            2 => Some(End::RankOutOfOrder),
+            _ => None,
+        }
+    }
+}
+
+/// What a node tests. "Short" operators compare with a constant of 1 to 8 bytes held in `n`
+/// (little-endian, zero-padded), of length `len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeOp {
+    /// The program's first node: `n` holds the global slot of each local slot (one byte
+    /// each), `len` how many there are, `a` which need a number (bits 0–7) and a datetime
+    /// (bits 8–15) parsed from their value.
+    Header,
+    /// The subject is `""`.
+    Empty,
+    /// The subject is not `""`.
+    NotEmpty,
+    /// The subject equals the constant.
+    EqShort,
+    /// The subject is not empty and differs from the constant.
+    NeqShort,
+    /// The subject starts with the constant.
+    PrefixShort,
+    /// The subject ends with the constant.
+    SuffixShort,
+    /// The subject is one of the short constants `Snapshot::short_items[a..n]`.
+    InShort,
+    /// The subject is not empty and none of the short constants `Snapshot::short_items[a..n]`.
+    NotInShort,
+    /// The subject parses as an `i32` comparing to `n` (as `i64`) as `accept` allows.
+    Num,
+    /// The subject parses as an `i32` found in `Snapshot::list_ints[a..n]`.
+    NumIn,
+    /// The subject parses as an `i32` not found in `Snapshot::list_ints[a..n]`.
+    NumNotIn,
+    /// The subject parses as RFC 3339, comparing to `n` (Unix seconds) as `accept` allows.
+    Time,
+    /// Any other test: check `a` of `Snapshot::checks` against the subject's text.
+    Slow,
+    /// Never holds.
+    Never,
+    /// An unknown constraint type: never holds, and both edges leave the segment unmatched.
+    Unknown,
+    /// Sets bit `bit` of the OR mask: segment `bit` of the rule matched. Holds.
+    Mark,
+    /// Holds when a segment of the current OR rule matched (the mask is not empty).
+    AnyMatched,
+    /// Holds when the threshold bucket is below the percentage `f32::from_bits(n as u32)`.
+    Threshold,
+    /// Ends the program: `len` is the [`End`] kind, `a` the rule or rollout. A matched end
+    /// also carries what the result needs, so that the evaluator need not read the rule:
+    /// the segments (`on_true..on_false` of `Snapshot::segment_refs`), whether they are
+    /// ANDed (`slot` 1) or ORed (0), and for a rule whether it has distributions (`bit`) and
+    /// its buckets (`n`: start in the low, end in the high 32 bits); for a rollout its value
+    /// (`bit`) and kind (`slot` 2 for a threshold).
+    End,
+}
+
+/// An item of an `isoneof` list of short strings: its bytes as a word, and its length.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShortItem {
+    pub word: u64,
+    pub len: u64,
+}
+
+/// One program node (24 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node {
+    pub op: NodeOp,
+    /// The local slot of the subject tested.
+    pub slot: u8,
+    /// `Num`, `Time`: the orderings that hold ([`Check::accept`]); short strings: the length
+    /// of the constant; `Header`: the number of local slots.
+    pub len: u8,
+    /// `Mark`: the segment's bit in the OR mask; a test: the global slot of its subject.
+    pub bit: u8,
+    pub a: u32,
+    pub n: u64,
+    /// The next node when the test holds.
+    pub on_true: u32,
+    /// The next node when it does not.
+    pub on_false: u32,
+}
+
+/// Edges whose target is not known yet: `(node, the true edge?)`.
+type Pending = Vec<(usize, bool)>;
+
+/// Compiles every flag of `snap` (flags, rules, rollouts, segments and checks already built).
+pub(crate) fn build(snap: &mut Snapshot) {
+    let mut emitter = Emitter {
+        nodes: Vec::new(),
+        items: Vec::new(),
+        locals: Vec::new(),
+        needs: 0,
+    };
+    let programs: Vec<Option<u32>> = snap
+        .flags
+        .iter()
+        .map(|flag| emitter.flag(snap, flag))
+        .collect();
+    // The evaluator relies on every edge pointing forward, within the nodes.
+    let nodes = &emitter.nodes;
+    let forward = nodes.iter().enumerate().all(|(i, n)| {
+        matches!(n.op, NodeOp::Header | NodeOp::End)
+            || [n.on_true, n.on_false]
+                .iter()
+                .all(|&to| to as usize > i && (to as usize) < nodes.len())
+    });
+    for (flag, program) in snap.flags.iter_mut().zip(programs) {
+        flag.program = program.filter(|_| forward);
+    }
+    if forward {
+        snap.nodes = emitter.nodes;
+        snap.short_items = emitter.items;
+    }
+}
+
+struct Emitter {
+    nodes: Vec<Node>,
+    /// Becomes `Snapshot::short_items`.
+    items: Vec<ShortItem>,
+    /// The global slot of each local slot of the flag being compiled.
+    locals: Vec<u8>,
+    /// Local slots needing a number (bits 0–7) or a datetime (bits 8–15).
+    needs: u32,
+}
+
+fn node(op: NodeOp) -> Node {
+    Node {
+        op,
+        slot: 0,
+        len: 0,
+        bit: 0,
+        a: 0,
+        n: 0,
+        on_true: 0,
+        on_false: 0,
+    }
+}
+
+/// A constant of 1 to 8 bytes as a little-endian word, zero-padded.
+fn short(text: &str) -> Option<(u64, u8)> {
+    let b = text.as_bytes();
+    if b.is_empty() || b.len() > 8 {
+        return None;
+    }
+    let mut w = [0u8; 8];
+    w[..b.len()].copy_from_slice(b);
+    Some((u64::from_le_bytes(w), b.len() as u8))
+}
+
+impl Emitter {
+    /// The program of a flag, for evaluations of its own type; `None` when it cannot have one.
+    fn flag(&mut self, snap: &Snapshot, flag: &Flag) -> Option<u32> {
+        let start = self.nodes.len();
+        self.locals.clear();
+        self.needs = 0;
+        self.nodes.push(node(NodeOp::Header));
+        let built = match flag.kind {
+            FlagType::Variant => flag.rules.and_then(|rules| self.rules(snap, rules)),
+            FlagType::Boolean => flag.rollouts.and_then(|r| self.rollouts(snap, r)),
+        };
+        // Node positions are u32.
+        match (built, u32::try_from(self.nodes.len()), u32::try_from(start)) {
+            (Some(()), Ok(_), Ok(entry)) => {
+                let mut slots = [0u8; 8];
+                slots[..self.locals.len()].copy_from_slice(&self.locals);
+                let header = &mut self.nodes[start];
+                header.n = u64::from_le_bytes(slots);
+                header.len = self.locals.len() as u8;
+                header.a = self.needs;
+                Some(entry)
+            }
+            _ => {
+                self.nodes.truncate(start);
+                None
+            }
+        }
+    }
+
+    fn here(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn push(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    /// Points the pending edges at the next node to be emitted.
+    fn land(&mut self, pending: &mut Pending) {
+        let target = self.here() as u32;
+        for (at, edge) in pending.drain(..) {
+            if let Some(n) = self.nodes.get_mut(at) {
+                if edge {
+                    n.on_true = target;
+                } else {
+                    n.on_false = target;
+                }
+            }
+        }
+    }
+
+    /// An end that matched nothing or found ranks out of order.
+    fn end(&mut self, end: End, index: u32) {
+        let mut n = node(NodeOp::End);
+        n.a = index;
+        n.len = end as u8;
+        self.push(n);
+    }
+
+    /// Variant flags: rules in order, the first that matches wins (EVALUATION.md §4).
+    fn rules(&mut self, snap: &Snapshot, span: Span) -> Option<()> {
+        let mut next_rule = Pending::new();
+        let mut last_rank = 0;
+        for (rule, index) in snap.rules.get(span.range())?.iter().zip(span.start..) {
+            self.land(&mut next_rule);
+            if rule.rank < last_rank {
+                self.end(End::RankOutOfOrder, index);
+                return Some(());
+            }
+            last_rank = rule.rank;
+            let mut matched = node(NodeOp::End);
+            matched.len = End::Matched as u8;
+            matched.a = index;
+            matched.bit = u8::from(rule.distributions.is_some());
+            matched.n = u64::from(rule.buckets.start) | (u64::from(rule.buckets.end) << 32);
+            self.segments(snap, rule.segments, rule.operator, matched, &mut next_rule)?;
+        }
+        self.land(&mut next_rule);
+        self.end(End::NoMatch, 0);
+        Some(())
+    }
+
+    /// Boolean flags: rollouts in order (EVALUATION.md §9).
+    fn rollouts(&mut self, snap: &Snapshot, span: Span) -> Option<()> {
+        let mut next = Pending::new();
+        let mut last_rank = 0;
+        for (rollout, index) in snap.rollouts.get(span.range())?.iter().zip(span.start..) {
+            self.land(&mut next);
+            if rollout.rank < last_rank {
+                self.end(End::RankOutOfOrder, index);
+                return Some(());
+            }
+            last_rank = rollout.rank;
+            let mut matched = node(NodeOp::End);
+            matched.len = End::Matched as u8;
+            matched.a = index;
+            match rollout.kind {
+                RolloutKind::Threshold { percentage, value } => {
+                    let mut n = node(NodeOp::Threshold);
+                    n.n = u64::from(percentage.to_bits());
+                    n.on_true = self.here() as u32 + 1;
+                    let at = self.push(n);
+                    next.push((at, false));
+                    matched.bit = u8::from(value);
+                    matched.slot = 2;
+                    self.push(matched);
+                }
+                RolloutKind::Segment {
+                    operator,
+                    segments,
+                    value,
+                } => {
+                    matched.bit = u8::from(value);
+                    self.segments(snap, segments, operator, matched, &mut next)?
+                }
+                RolloutKind::Unknown => {}
+            }
+        }
+        self.land(&mut next);
+        self.end(End::NoMatch, 0);
+        Some(())
+    }
+
+    /// A rule's or rollout's segments under its operator (EVALUATION.md §5): ends in
+    /// `matched` (an `End` node, completed here), or leaves edges to the next rule in `next`.
+    fn segments(
+        &mut self,
+        snap: &Snapshot,
+        span: Span,
+        operator: SegmentOperator,
+        mut matched: Node,
+        next: &mut Pending,
+    ) -> Option<()> {
+        let ids = snap.segment_refs.get(span.range())?;
+        (matched.on_true, matched.on_false) = (span.start, span.end);
+        matched.slot = u8::from(operator == SegmentOperator::And);
+        match operator {
+            SegmentOperator::And => {
+                for &id in ids {
+                    let (mut matched, unmatched) =
+                        self.segment(snap, snap.segments.get(id as usize)?)?;
+                    next.extend(unmatched);
+                    self.land(&mut matched);
+                }
+                // Zero segments match everyone.
+                self.push(matched);
+            }
+            SegmentOperator::Or if ids.len() <= 64 => {
+                if ids.is_empty() {
+                    // Nothing can set a bit: the rule never matches and emits nothing.
+                    return Some(());
+                }
+                for (&id, bit) in ids.iter().zip(0u8..) {
+                    let (mut matched, mut unmatched) =
+                        self.segment(snap, snap.segments.get(id as usize)?)?;
+                    self.land(&mut matched);
+                    let mut mark = node(NodeOp::Mark);
+                    mark.bit = bit;
+                    mark.on_true = self.here() as u32 + 1;
+                    mark.on_false = mark.on_true;
+                    self.push(mark);
+                    self.land(&mut unmatched);
+                }
+                let mut n = node(NodeOp::AnyMatched);
+                n.on_true = self.here() as u32 + 1;
+                let at = self.push(n);
+                next.push((at, false));
+                self.push(matched);
+            }
+            // Over 64 segments do not fit the mask: evaluated step by step instead.
+            SegmentOperator::Or => return None,
+        }
+        Some(())
+    }
+
+    /// One segment's checks (EVALUATION.md §6): the edges that leave it matched and
+    /// unmatched. Without constraints it matches everyone: no node, control flows on.
+    fn segment(&mut self, snap: &Snapshot, seg: &Segment) -> Option<(Pending, Pending)> {
+        let range = seg.constraints.range();
+        let first = range.start;
+        let checks = snap.checks.get(range)?;
+        let (mut matched, mut unmatched) = (Pending::new(), Pending::new());
+        let all = seg.match_type == MatchType::All;
+        for (k, c) in checks.iter().enumerate() {
+            let mut n = self.test(snap, c, first + k)?;
+            let at = self.here();
+            if n.op == NodeOp::Unknown {
+                // Reaching it fails the segment; the checks after it are never reached.
+                self.push(n);
+                unmatched.extend([(at, true), (at, false)]);
+                break;
+            }
+            let last = k + 1 == checks.len();
+            if all {
+                // Holds: on to the next check. Fails: the segment is unmatched.
+                unmatched.push((at, false));
+                if last {
+                    matched.push((at, true));
+                } else {
+                    n.on_true = at as u32 + 1;
+                }
+            } else {
+                // Holds: the segment is matched. Fails: on to the next check.
+                matched.push((at, true));
+                if last {
+                    unmatched.push((at, false));
+                } else {
+                    n.on_false = at as u32 + 1;
+                }
+            }
+            self.push(n);
+        }
+        Some((matched, unmatched))
+    }
+
+    /// The local slot of a global one, adding it to the flag's header.
+    fn local(&mut self, global: u8) -> Option<u8> {
+        if global == UNCACHED {
+            return None;
+        }
+        if let Some(i) = self.locals.iter().position(|&g| g == global) {
+            return Some(i as u8);
+        }
+        if self.locals.len() == LOCAL_SLOTS {
+            return None;
+        }
+        self.locals.push(global);
+        Some(self.locals.len() as u8 - 1)
+    }
+
+    /// The node testing check `index` (edges and bit left for the caller).
+    fn test(&mut self, snap: &Snapshot, c: &Check, index: usize) -> Option<Node> {
+        let slot = self.local(c.slot)?;
+        let text = || snap.text_of(c.a, c.n);
+        let mut n = node(NodeOp::Slow);
+        n.slot = slot;
+        n.bit = c.slot;
+        n.a = u32::try_from(index).ok()?;
+        let constant = |n: &mut Node, op: NodeOp, text: &str| match short(text) {
+            Some((word, len)) => {
+                n.op = op;
+                n.n = word;
+                n.len = len;
+            }
+            None => n.op = NodeOp::Slow,
+        };
+        // An empty constant decides the operator outright (EVALUATION.md §7.1: every string
+        // operator but `empty` needs a non-empty subject).
+        let empty_constant = c.n == 0;
+        match c.op {
+            Op::IsEmpty => n.op = NodeOp::Empty,
+            Op::NotEmpty => n.op = NodeOp::NotEmpty,
+            Op::StrEq | Op::NotContains if empty_constant => n.op = NodeOp::Never,
+            Op::StrNeq | Op::Prefix | Op::Suffix | Op::Contains if empty_constant => {
+                n.op = NodeOp::NotEmpty
+            }
+            Op::StrEq => constant(&mut n, NodeOp::EqShort, text()),
+            Op::StrNeq => constant(&mut n, NodeOp::NeqShort, text()),
+            Op::Prefix => constant(&mut n, NodeOp::PrefixShort, text()),
+            Op::Suffix => constant(&mut n, NodeOp::SuffixShort, text()),
+            Op::BoolTrue => constant(&mut n, NodeOp::EqShort, "true"),
+            Op::BoolFalse => constant(&mut n, NodeOp::EqShort, "false"),
+            Op::Num => {
+                n.op = NodeOp::Num;
+                n.len = c.accept;
+                n.n = c.n as u64;
+                self.needs |= 1 << slot;
+            }
+            Op::Time => {
+                n.op = NodeOp::Time;
+                n.len = c.accept;
+                n.n = c.n as u64;
+                self.needs |= 1 << (8 + slot);
+            }
+            Op::StrOneOf | Op::StrNotOneOf => {
+                // Lists of short strings compare words; an empty item can never match (the
+                // subject must not be empty).
+                let items: Option<Vec<ShortItem>> = snap
+                    .list_strings
+                    .get(c.a as usize..c.n as usize)?
+                    .iter()
+                    .map(|&(a, len)| snap.text_of(a, i64::from(len)))
+                    .filter(|item| !item.is_empty())
+                    .map(|item| {
+                        short(item).map(|(word, len)| ShortItem {
+                            word,
+                            len: len.into(),
+                        })
+                    })
+                    .collect();
+                if let Some(items) = items {
+                    n.op = if c.op == Op::StrOneOf {
+                        NodeOp::InShort
+                    } else {
+                        NodeOp::NotInShort
+                    };
+                    n.a = u32::try_from(self.items.len()).ok()?;
+                    self.items.extend(items);
+                    n.n = u64::try_from(self.items.len()).ok()?;
+                }
+            }
+            Op::NumOneOf | Op::NumNotOneOf => {
+                n.op = if c.op == Op::NumOneOf {
+                    NodeOp::NumIn
+                } else {
+                    NodeOp::NumNotIn
+                };
+                (n.a, n.n) = (c.a, c.n as u64);
+                self.needs |= 1 << slot;
+            }
+            Op::Never => n.op = NodeOp::Never,
+            Op::UnknownType => n.op = NodeOp::Unknown,
+            Op::Contains | Op::NotContains => {}
+        }
+        Some(n)
+    }
+}
