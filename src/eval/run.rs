@@ -32,26 +32,41 @@ fn word(b: &[u8]) -> u64 {
 }
 
 /// The subjects of one run, as the tests read them, by local slot; looked up on first use.
-/// Everything starts as zeroes, the cheapest state to set up for every evaluation.
+/// Kept small, since every evaluation starts by zeroing it.
 #[derive(Default)]
-struct Subjects<'c> {
+struct Subjects {
     /// Bit `i`: slot `i` is filled in.
     fetched: u32,
-    /// Bit `i`: `nums[i]` holds a number; bit `8 + i`: `times[i]` holds a datetime.
+    /// Bit `i`: `values[i]` holds the subject's number or datetime.
     parsed: u32,
-    lens: [u64; LOCAL_SLOTS],
+    /// Lengths, saturated at 255 (tests only compare them with 0 to 8).
+    lens: [u8; LOCAL_SLOTS],
     /// The first eight bytes, little-endian, zero-padded.
     heads: [u64; LOCAL_SLOTS],
     /// The last eight bytes, little-endian, placed so that the last byte is the top one.
     tails: [u64; LOCAL_SLOTS],
-    /// The value as an `i32` (parsed only when a test needs it).
-    nums: [i32; LOCAL_SLOTS],
-    /// The value as Unix seconds (parsed only when a test needs it).
-    times: [i64; LOCAL_SLOTS],
-    texts: [Option<&'c str>; LOCAL_SLOTS],
+    /// The value as an `i32` or as Unix seconds, as the slot's tests need (a program never
+    /// needs both of one slot).
+    values: [i64; LOCAL_SLOTS],
 }
 
-impl<'c> Subjects<'c> {
+/// The value a node's subject has: the entity id or a context property (`""` when missing).
+#[inline]
+fn subject<'c, C: Context + ?Sized>(
+    s: &Snapshot,
+    node: &Node,
+    entity: &'c str,
+    ctx: &'c C,
+) -> &'c str {
+    if node.bit == ENTITY_SLOT {
+        entity
+    } else {
+        let name = s.slot_names.get(usize::from(node.bit)).map_or("", |n| &**n);
+        ctx.get(name).unwrap_or("")
+    }
+}
+
+impl Subjects {
     /// Looks up the subject of `node` (in its local slot) and fills the slot in.
     #[inline(never)]
     fn fetch<C: Context + ?Sized>(
@@ -59,21 +74,15 @@ impl<'c> Subjects<'c> {
         s: &Snapshot,
         needs: u32,
         node: &Node,
-        entity: &'c str,
-        ctx: &'c C,
+        entity: &str,
+        ctx: &C,
     ) {
         let local = usize::from(node.slot) % LOCAL_SLOTS;
-        let text = if node.bit == ENTITY_SLOT {
-            entity
-        } else {
-            let name = s.slot_names.get(usize::from(node.bit)).map_or("", |n| &**n);
-            ctx.get(name).unwrap_or("")
-        };
+        let text = subject(s, node, entity, ctx);
         let b = text.as_bytes();
         let len = b.len();
         let head = word(b);
-        self.texts[local] = Some(text);
-        self.lens[local] = len as u64;
+        self.lens[local] = len.min(255) as u8;
         self.heads[local] = head;
         self.tails[local] = if len > 8 {
             word(&b[len - 8..])
@@ -81,17 +90,16 @@ impl<'c> Subjects<'c> {
             // Shift the bytes up so that the last one is the top byte (nothing when empty).
             head << ((64 - 8 * len) & 63)
         };
-        if needs & (1 << local) != 0 {
-            if let Ok(n) = text.parse::<i32>() {
-                self.nums[local] = n;
-                self.parsed |= 1 << local;
-            }
-        }
-        if needs & (1 << (8 + local)) != 0 {
-            if let Some(t) = datetime::parse_rfc3339(text) {
-                self.times[local] = t;
-                self.parsed |= 1 << (8 + local);
-            }
+        let value = if needs & (1 << local) != 0 {
+            text.parse::<i32>().ok().map(i64::from)
+        } else if needs & (1 << (8 + local)) != 0 {
+            datetime::parse_rfc3339(text)
+        } else {
+            None
+        };
+        if let Some(v) = value {
+            self.values[local] = v;
+            self.parsed |= 1 << local;
         }
         self.fetched |= 1 << local;
     }
@@ -133,10 +141,28 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
         return broken("has no header");
     };
     let needs = header.a;
-    let mut sub = Subjects::default();
     let mut mask = 0u64;
     let mut bucket: Option<u32> = None;
     let mut pc = entry as usize + 1;
+    // Leading threshold rollouts, which decide many boolean flags, need no subject: run
+    // them before setting the subjects up.
+    while let Some(node) = nodes.get(pc) {
+        match node.op {
+            NodeOp::Threshold => {
+                let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
+                let holds = (p as f32) < f32::from_bits(node.n as u32);
+                pc = if holds { node.on_true } else { node.on_false } as usize;
+            }
+            NodeOp::End => {
+                return match End::from_code(node.len) {
+                    Some(end) => Ok((node, end, mask)),
+                    None => broken("has an unknown end"),
+                }
+            }
+            _ => break,
+        }
+    }
+    let mut sub = Subjects::default();
     // Every edge points forward (`program::build` checks it), so this loop ends.
     while let Some(node) = nodes.get(pc) {
         // The local slot of the node's subject, looked up on first use.
@@ -153,27 +179,27 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
         let holds = match node.op {
             NodeOp::EqShort => {
                 let i = subject!();
-                (sub.lens[i] == len) & (sub.heads[i] == node.n)
+                (u64::from(sub.lens[i]) == len) & (sub.heads[i] == node.n)
             }
             NodeOp::NeqShort => {
                 let i = subject!();
-                let n = sub.lens[i];
+                let n = u64::from(sub.lens[i]);
                 (n != 0) & !((n == len) & (sub.heads[i] == node.n))
             }
             NodeOp::PrefixShort => {
                 let i = subject!();
-                (sub.lens[i] >= len) & (sub.heads[i] & low_bytes(node.len) == node.n)
+                (u64::from(sub.lens[i]) >= len) & (sub.heads[i] & low_bytes(node.len) == node.n)
             }
             NodeOp::SuffixShort => {
                 let i = subject!();
                 let shift = (64 - 8 * u32::from(node.len)) & 63;
-                (sub.lens[i] >= len) & (sub.tails[i] >> shift == node.n)
+                (u64::from(sub.lens[i]) >= len) & (sub.tails[i] >> shift == node.n)
             }
             NodeOp::Empty => sub.lens[subject!()] == 0,
             NodeOp::NotEmpty => sub.lens[subject!()] != 0,
             NodeOp::InShort | NodeOp::NotInShort => {
                 let i = subject!();
-                let (n, head) = (sub.lens[i], sub.heads[i]);
+                let (n, head) = (u64::from(sub.lens[i]), sub.heads[i]);
                 let items = s.short_items.get(node.a as usize..node.n as usize);
                 let found = items.is_some_and(|items| {
                     items
@@ -182,27 +208,20 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
                 });
                 (n != 0) & (found == (node.op == NodeOp::InShort))
             }
-            NodeOp::Num => {
+            NodeOp::Num | NodeOp::Time => {
                 let i = subject!();
                 (sub.parsed & (1 << i) != 0)
-                    & accepts(node.len, i64::from(sub.nums[i]).cmp(&(node.n as i64)))
+                    & accepts(node.len, sub.values[i].cmp(&(node.n as i64)))
             }
             NodeOp::NumIn | NodeOp::NumNotIn => {
                 let i = subject!();
-                let v = sub.nums[i];
+                let v = sub.values[i];
                 let list = s.list_ints.get(node.a as usize..node.n as usize);
-                let found = list.is_some_and(|l| l.iter().fold(false, |f, &x| f | (x == v)));
+                let found =
+                    list.is_some_and(|l| l.iter().fold(false, |f, &x| f | (i64::from(x) == v)));
                 (sub.parsed & (1 << i) != 0) & (found == (node.op == NodeOp::NumIn))
             }
-            NodeOp::Time => {
-                let i = subject!();
-                (sub.parsed & (1 << (8 + i)) != 0)
-                    & accepts(node.len, sub.times[i].cmp(&(node.n as i64)))
-            }
-            NodeOp::Slow => {
-                let i = subject!();
-                slow(s, node, sub.texts[i].unwrap_or(""))
-            }
+            NodeOp::Slow => slow(s, node, subject(s, node, entity, ctx)),
             NodeOp::Mark => {
                 mask |= 1 << (node.bit & 63);
                 true

@@ -189,6 +189,19 @@ fn node(op: NodeOp) -> Node {
     }
 }
 
+/// The relative cost of evaluating a check: the entity id is at hand, a property costs a
+/// lookup, and parsing a number and above all a datetime cost more.
+fn cost(c: &Check) -> u8 {
+    match c.op {
+        Op::Never => 0,
+        _ if c.slot == super::ENTITY_SLOT => 1,
+        Op::Time => 5,
+        Op::Num | Op::NumOneOf | Op::NumNotOneOf => 3,
+        Op::Contains | Op::NotContains => 4,
+        _ => 2,
+    }
+}
+
 /// A constant of 1 to 8 bytes as a little-endian word, zero-padded.
 fn short(text: &str) -> Option<(u64, u8)> {
     let b = text.as_bytes();
@@ -384,8 +397,15 @@ impl Emitter {
         let checks = snap.checks.get(range)?;
         let (mut matched, mut unmatched) = (Pending::new(), Pending::new());
         let all = seg.match_type == MatchType::All;
-        for (k, c) in checks.iter().enumerate() {
-            let mut n = self.test(snap, c, first + k)?;
+        // Without an unknown constraint type, a segment's outcome does not depend on the order
+        // of its checks (they have no effects; ALL is their conjunction, ANY their
+        // disjunction), so the cheapest run first and the costly ones are often skipped.
+        let mut order: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
+        if !checks.iter().any(|c| c.op == Op::UnknownType) {
+            order.sort_by_key(|&(_, c)| cost(c));
+        }
+        for (k, &(original, c)) in order.iter().enumerate() {
+            let mut n = self.test(snap, c, first + original)?;
             let at = self.here();
             if n.op == NodeOp::Unknown {
                 // Reaching it fails the segment; the checks after it are never reached.
@@ -414,6 +434,21 @@ impl Emitter {
             self.push(n);
         }
         Some((matched, unmatched))
+    }
+
+    /// Marks a local slot as compared as a number or as a datetime; `None` if it is already
+    /// compared as the other (the evaluator keeps one parsed value per slot).
+    fn need(&mut self, slot: u8, time: bool) -> Option<()> {
+        let (this, other) = if time {
+            (8 + slot, slot)
+        } else {
+            (slot, 8 + slot)
+        };
+        if self.needs & (1 << other) != 0 {
+            return None;
+        }
+        self.needs |= 1 << this;
+        Some(())
     }
 
     /// The local slot of a global one, adding it to the flag's header.
@@ -467,13 +502,13 @@ impl Emitter {
                 n.op = NodeOp::Num;
                 n.len = c.accept;
                 n.n = c.n as u64;
-                self.needs |= 1 << slot;
+                self.need(slot, false)?;
             }
             Op::Time => {
                 n.op = NodeOp::Time;
                 n.len = c.accept;
                 n.n = c.n as u64;
-                self.needs |= 1 << (8 + slot);
+                self.need(slot, true)?;
             }
             Op::StrOneOf | Op::StrNotOneOf => {
                 // Lists of short strings compare words; an empty item can never match (the
@@ -509,7 +544,7 @@ impl Emitter {
                     NodeOp::NumNotIn
                 };
                 (n.a, n.n) = (c.a, c.n as u64);
-                self.needs |= 1 << slot;
+                self.need(slot, false)?;
             }
             Op::Never => n.op = NodeOp::Never,
             Op::UnknownType => n.op = NodeOp::Unknown,
