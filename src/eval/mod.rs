@@ -249,7 +249,7 @@ fn lookup<'s>(
 }
 
 /// The head of `flag_key` for an evaluation of type `want`, with the engine's errors.
-#[inline]
+#[inline(always)]
 fn lookup_head<'s>(
     s: &'s Snapshot,
     namespace: &str,

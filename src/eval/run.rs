@@ -68,7 +68,7 @@ fn subject<'c, C: Context + ?Sized>(
 
 impl Subjects {
     /// Looks up the subject of `node` (in its local slot) and fills the slot in.
-    #[inline(never)]
+    #[inline(always)]
     fn fetch<C: Context + ?Sized>(
         &mut self,
         s: &Snapshot,
@@ -165,15 +165,16 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
     let mut sub = Subjects::default();
     // Every edge points forward (`program::build` checks it), so this loop ends.
     while let Some(node) = nodes.get(pc) {
-        // The local slot of the node's subject, looked up on first use.
+        // The local slot of the node's subject, looked up on first use (in one place, so
+        // that the lookup is inlined once).
+        let i = usize::from(node.slot) % LOCAL_SLOTS;
+        if node.op.reads_subject() && sub.fetched & (1 << i) == 0 {
+            sub.fetch(s, needs, node, entity, ctx);
+        }
         macro_rules! subject {
-            () => {{
-                let i = usize::from(node.slot) % LOCAL_SLOTS;
-                if sub.fetched & (1 << i) == 0 {
-                    sub.fetch(s, needs, node, entity, ctx);
-                }
+            () => {
                 i
-            }};
+            };
         }
         let len = u64::from(node.len);
         let holds = match node.op {

@@ -114,6 +114,14 @@ pub(crate) struct ShortItem {
     pub len: u64,
 }
 
+impl NodeOp {
+    /// Whether the node compares its subject's words (read before it runs).
+    #[inline(always)]
+    pub fn reads_subject(self) -> bool {
+        (NodeOp::Empty as u8..=NodeOp::Time as u8).contains(&(self as u8))
+    }
+}
+
 /// One program node (24 bytes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
