@@ -561,3 +561,71 @@ impl Emitter {
         Some(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{NodeOp, LOCAL_SLOTS};
+    use crate::Snapshot;
+
+    fn flag_with(constraints: &[(&str, &str, &str, &str)]) -> Snapshot {
+        let list: Vec<String> = constraints
+            .iter()
+            .map(|(kind, property, op, value)| {
+                format!(
+                    r#"{{"type":"{kind}_CONSTRAINT_COMPARISON_TYPE","property":"{property}","operator":"{op}","value":"{value}"}}"#
+                )
+            })
+            .collect();
+        let doc = format!(
+            r#"{{"namespace":{{"key":"default"}},"flags":[{{"key":"f","name":"","enabled":true,
+            "type":"VARIANT_FLAG_TYPE","rules":[{{"segmentOperator":"OR_SEGMENT_OPERATOR",
+            "segments":[{{"key":"s","matchType":"ANY_SEGMENT_MATCH_TYPE","constraints":[{}]}}],
+            "distributions":[]}}]}}]}}"#,
+            list.join(",")
+        );
+        Snapshot::from_document(&doc).unwrap()
+    }
+
+    #[test]
+    fn programs_jump_forward_and_end() {
+        let s = Snapshot::parse(include_str!("../../examples/data/snapshot.json")).unwrap();
+        assert!(s.flags.iter().all(|f| f.program.is_some()));
+        for (i, n) in s.nodes.iter().enumerate() {
+            if !matches!(n.op, NodeOp::Header | NodeOp::End) {
+                assert!(
+                    n.on_true as usize > i && n.on_false as usize > i,
+                    "node {i}"
+                );
+            }
+        }
+        assert_eq!(s.nodes.last().map(|n| n.op), Some(NodeOp::End));
+    }
+
+    #[test]
+    fn flags_beyond_a_program_are_evaluated_step_by_step() {
+        // One subject more than a program holds.
+        let names: Vec<String> = (0..LOCAL_SLOTS).map(|i| format!("p{i}")).collect();
+        let many: Vec<_> = names
+            .iter()
+            .map(|p| ("STRING", p.as_str(), "eq", "x"))
+            .chain([("ENTITY_ID", "", "eq", "u")])
+            .collect();
+        let s = flag_with(&many);
+        assert!(s.flags[0].program.is_none());
+        // A property compared both as a number and as a datetime.
+        let both = flag_with(&[
+            ("NUMBER", "n", "gt", "1"),
+            ("DATETIME", "n", "gt", "2024-01-01T00:00:00Z"),
+        ]);
+        assert!(both.flags[0].program.is_none());
+        // Within the limits, a program.
+        let fits = flag_with(&many[1..]);
+        assert!(fits.flags[0].program.is_some());
+        let s = std::sync::Arc::new(s);
+        let r = s.evaluate_variant("f", "u", &()).unwrap();
+        assert!(
+            r.is_match(),
+            "the entity constraint matches through the step-by-step path"
+        );
+    }
+}
