@@ -521,8 +521,8 @@ impl FlagHandle {
     /// The current snapshot and the flag's position, if the flag has type `want`.
     fn resolve_as(&self, want: crate::FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
         let (snapshot, pos) = self.resolve()?;
-        match snapshot.flags.get(pos as usize) {
-            Some(flag) if flag.kind == want => Ok((snapshot, pos)),
+        match snapshot.heads.get(pos as usize) {
+            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
             _ => Err(Error::WrongFlagType {
                 flag_key: self.key.to_string(),
                 expected: want,
