@@ -2,7 +2,7 @@
 //!
 //! Each subject the program tests is looked up once, on first use, and kept with what the
 //! tests read: its length, its first and last eight bytes as words, and, when the program
-//! compares it as such, its value as a number and as a datetime. Most tests are then a few
+//! compares it as such, its value as a number or as a datetime. Most tests are then a few
 //! integer operations without a branch on their outcome.
 
 use super::{check_value, datetime, threshold_bucket, Context};
@@ -171,35 +171,23 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
         if node.op.reads_subject() && sub.fetched & (1 << i) == 0 {
             sub.fetch(s, needs, node, entity, ctx);
         }
-        macro_rules! subject {
-            () => {
-                i
-            };
-        }
         let len = u64::from(node.len);
         let holds = match node.op {
-            NodeOp::EqShort => {
-                let i = subject!();
-                (u64::from(sub.lens[i]) == len) & (sub.heads[i] == node.n)
-            }
+            NodeOp::EqShort => (u64::from(sub.lens[i]) == len) & (sub.heads[i] == node.n),
             NodeOp::NeqShort => {
-                let i = subject!();
                 let n = u64::from(sub.lens[i]);
                 (n != 0) & !((n == len) & (sub.heads[i] == node.n))
             }
             NodeOp::PrefixShort => {
-                let i = subject!();
                 (u64::from(sub.lens[i]) >= len) & (sub.heads[i] & low_bytes(node.len) == node.n)
             }
             NodeOp::SuffixShort => {
-                let i = subject!();
                 let shift = (64 - 8 * u32::from(node.len)) & 63;
                 (u64::from(sub.lens[i]) >= len) & (sub.tails[i] >> shift == node.n)
             }
-            NodeOp::Empty => sub.lens[subject!()] == 0,
-            NodeOp::NotEmpty => sub.lens[subject!()] != 0,
+            NodeOp::Empty => sub.lens[i] == 0,
+            NodeOp::NotEmpty => sub.lens[i] != 0,
             NodeOp::InShort | NodeOp::NotInShort => {
-                let i = subject!();
                 let (n, head) = (u64::from(sub.lens[i]), sub.heads[i]);
                 let items = s.short_items.get(node.a as usize..node.n as usize);
                 let found = items.is_some_and(|items| {
@@ -210,12 +198,10 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
                 (n != 0) & (found == (node.op == NodeOp::InShort))
             }
             NodeOp::Num | NodeOp::Time => {
-                let i = subject!();
                 (sub.parsed & (1 << i) != 0)
                     & accepts(node.len, sub.values[i].cmp(&(node.n as i64)))
             }
             NodeOp::NumIn | NodeOp::NumNotIn => {
-                let i = subject!();
                 let v = sub.values[i];
                 let list = s.list_ints.get(node.a as usize..node.n as usize);
                 let found =
