@@ -6,7 +6,7 @@ use crate::eval::strings::bytes_eq;
 
 /// A fast, non-cryptographic hash for short keys. Flag keys come from the configured Flipt
 /// server, not from end users, so hash flooding is not a concern here.
-#[inline]
+#[inline(always)]
 fn hash(key: &str) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let b = key.as_bytes();
@@ -142,7 +142,7 @@ impl FlagIndex {
 
     /// The head of the flag with this key. `rest` gives the key of a flag position, for keys
     /// longer than a slot holds.
-    #[inline]
+    #[inline(always)]
     pub fn get<'k>(&self, key: &str, rest: impl Fn(u32) -> &'k str) -> Option<&FlagHead> {
         if self.tags.is_empty() {
             return None;
