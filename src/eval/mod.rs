@@ -288,20 +288,27 @@ fn rank_error(list: RankList, rank: u64) -> Error {
     Error::RankOutOfOrder { list, rank }
 }
 
-/// The first rule of `rules` that matches, evaluated step by step (flags without a program).
+/// The first rule of `rules` that matches (its position, the rule, its segments), evaluated
+/// step by step.
 fn first_rule<'s, C: Context + ?Sized>(
     s: &'s Snapshot,
     rules: Span,
     subjects: &mut Subjects<'_, C>,
-) -> Result<Option<(&'s Rule, Matched)>, Error> {
+) -> Result<Option<(u32, &'s Rule, Matched)>, Error> {
     let mut last_rank = 0;
-    for rule in s.rules.get(rules.range()).unwrap_or(&[]) {
+    for (rule, index) in s
+        .rules
+        .get(rules.range())
+        .unwrap_or(&[])
+        .iter()
+        .zip(rules.start..)
+    {
         if rule.rank < last_rank {
             return Err(rank_error(RankList::Rule, rule.rank));
         }
         last_rank = rule.rank;
         if let Some(matched) = segments_match(s, rule.segments, rule.operator, subjects) {
-            return Ok(Some((rule, matched)));
+            return Ok(Some((index, rule, matched)));
         }
     }
     Ok(None)
@@ -394,18 +401,7 @@ fn variant_run<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    let mut out = VariantEvaluation {
-        snapshot: Arc::clone(s),
-        flag: head.pos,
-        matched: false,
-        reason: Reason::Unknown,
-        variant: VariantSource::None,
-        segments: Matched::None,
-    };
-    if head.has_default {
-        out.reason = Reason::Default;
-        out.variant = VariantSource::Default;
-    }
+    let mut out = VariantEvaluation::begin(s, head.pos, head.has_default);
     if !head.enabled {
         out.reason = Reason::FlagDisabled;
         return Ok(out);
@@ -421,29 +417,59 @@ fn variant_run<C: Context + ?Sized>(
         }
         End::Matched => {}
     }
-    out.segments = matched_at(end, mask);
-    if end.bit == 0 {
-        return Err(Error::MissingDistributions {
-            namespace: s.namespace.to_string(),
-            rule_id: rule_at(s, end.a)?.id.to_string(),
-        });
-    }
-    out.matched = true;
-    out.reason = Reason::Match;
     let buckets = (end.n as u32) as usize..(end.n >> 32) as usize;
-    if buckets.is_empty() {
-        return Ok(out);
-    }
-    let h = bucket::crc32_finish(bucket::crc32_update(head.salt, entity.as_bytes())) % 1000;
-    out.choose(s, buckets, h);
+    let matched = matched_at(end, mask);
+    out.rule_matched(s, end.a, end.bit != 0, matched, buckets, head.salt, entity)?;
     Ok(out)
 }
 
 impl VariantEvaluation {
-    /// Picks the distribution of bucket `h` among a matched rule's `buckets` (EVALUATION.md
-    /// §8.2).
-    #[inline]
-    fn choose(&mut self, s: &Snapshot, buckets: std::ops::Range<usize>, h: u32) {
+    /// The result before any rule is tried: the default variant, when the flag has one.
+    #[inline(always)]
+    fn begin(s: &Arc<Snapshot>, pos: u32, has_default: bool) -> Self {
+        let mut out = VariantEvaluation {
+            snapshot: Arc::clone(s),
+            flag: pos,
+            matched: false,
+            reason: Reason::Unknown,
+            variant: VariantSource::None,
+            segments: Matched::None,
+        };
+        if has_default {
+            out.reason = Reason::Default;
+            out.variant = VariantSource::Default;
+        }
+        out
+    }
+
+    /// Records that rule `rule` matched with `segments`, and picks the distribution the
+    /// entity's bucket falls in among the rule's `buckets` (EVALUATION.md §8). A rule without
+    /// distributions (only in hand-made seeds) is the engine's error.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn rule_matched(
+        &mut self,
+        s: &Snapshot,
+        rule: u32,
+        has_distributions: bool,
+        segments: Matched,
+        buckets: std::ops::Range<usize>,
+        salt: u32,
+        entity: &str,
+    ) -> Result<(), Error> {
+        self.segments = segments;
+        if !has_distributions {
+            return Err(Error::MissingDistributions {
+                namespace: s.namespace.to_string(),
+                rule_id: rule_at(s, rule)?.id.to_string(),
+            });
+        }
+        self.matched = true;
+        self.reason = Reason::Match;
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let h = bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000;
         let idx = bucket::choose(s.bounds.get(buckets.clone()).unwrap_or(&[]), h);
         match s.bucket_dists.get(buckets).and_then(|d| d.get(idx)) {
             Some(&d) => self.variant = VariantSource::Distribution(d),
@@ -453,6 +479,7 @@ impl VariantEvaluation {
                 self.reason = Reason::Default;
             }
         }
+        Ok(())
     }
 }
 
@@ -465,18 +492,7 @@ fn variant_step<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    let mut out = VariantEvaluation {
-        snapshot: Arc::clone(s),
-        flag: i,
-        matched: false,
-        reason: Reason::Unknown,
-        variant: VariantSource::None,
-        segments: Matched::None,
-    };
-    if flag.default_variant.is_some() {
-        out.reason = Reason::Default;
-        out.variant = VariantSource::Default;
-    }
+    let mut out = VariantEvaluation::begin(s, i, flag.default_variant.is_some());
     if !flag.enabled {
         out.reason = Reason::FlagDisabled;
         return Ok(out);
@@ -487,23 +503,21 @@ fn variant_step<C: Context + ?Sized>(
             flag_key: flag.key.to_string(),
         });
     };
-    let Some((rule, matched)) = first_rule(s, rules, &mut Subjects::new(entity, ctx))? else {
+    let Some((index, rule, matched)) = first_rule(s, rules, &mut Subjects::new(entity, ctx))?
+    else {
         return Ok(out);
     };
-    out.segments = matched;
-    if rule.distributions.is_none() {
-        return Err(Error::MissingDistributions {
-            namespace: s.namespace.to_string(),
-            rule_id: rule.id.to_string(),
-        });
-    }
-    out.matched = true;
-    out.reason = Reason::Match;
-    if rule.buckets.is_empty() {
-        return Ok(out);
-    }
-    let h = bucket::crc32_finish(bucket::crc32_update(flag.salt, entity.as_bytes())) % 1000;
-    out.choose(s, rule.buckets.range(), h);
+    let has_distributions = rule.distributions.is_some();
+    let buckets = rule.buckets.range();
+    out.rule_matched(
+        s,
+        index,
+        has_distributions,
+        matched,
+        buckets,
+        flag.salt,
+        entity,
+    )?;
     Ok(out)
 }
 
@@ -531,18 +545,10 @@ fn boolean_run<C: Context + ?Sized>(
     entity: &str,
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
-    let mut out = BooleanEvaluation {
-        snapshot: Arc::clone(s),
-        flag: head.pos,
-        enabled: head.enabled,
-        reason: Reason::Default,
-        segments: Matched::None,
+    let mut out = match BooleanEvaluation::begin(s, head.pos, head.enabled, head.empty) {
+        Ok(out) => out,
+        Err(disabled) => return Ok(disabled),
     };
-    // The shipped engine (0.21.4) answers a disabled flag without rollouts with FLAG_DISABLED.
-    if !head.enabled && head.empty {
-        out.reason = Reason::FlagDisabled;
-        return Ok(out);
-    }
     let Some(entry) = head.program else {
         return Err(Error::Internal("flag has no program".into()));
     };
@@ -553,13 +559,37 @@ fn boolean_run<C: Context + ?Sized>(
             let rank = s.rollouts.get(end.a as usize).map_or(0, |r| r.rank);
             return Err(rank_error(RankList::Rollout, rank));
         }
-        End::Matched => {
-            out.enabled = end.bit != 0;
-            out.reason = Reason::Match;
-            out.segments = matched_at(end, mask);
-        }
+        End::Matched => out.rollout_matched(end.bit != 0, matched_at(end, mask)),
     }
     Ok(out)
+}
+
+impl BooleanEvaluation {
+    /// The result before any rollout is tried: `Err` with the finished result when the flag is
+    /// disabled and has no rollouts (the shipped engine, 0.21.4, answers it FLAG_DISABLED).
+    #[inline(always)]
+    fn begin(s: &Arc<Snapshot>, pos: u32, enabled: bool, empty: bool) -> Result<Self, Self> {
+        let mut out = BooleanEvaluation {
+            snapshot: Arc::clone(s),
+            flag: pos,
+            enabled,
+            reason: Reason::Default,
+            segments: Matched::None,
+        };
+        if !enabled && empty {
+            out.reason = Reason::FlagDisabled;
+            return Err(out);
+        }
+        Ok(out)
+    }
+
+    /// Records that a rollout with this value matched.
+    #[inline(always)]
+    fn rollout_matched(&mut self, value: bool, segments: Matched) {
+        self.enabled = value;
+        self.reason = Reason::Match;
+        self.segments = segments;
+    }
 }
 
 /// Boolean evaluation step by step (see [`variant_step`]).
@@ -577,18 +607,10 @@ fn boolean_step<C: Context + ?Sized>(
             flag_key: flag.key.to_string(),
         });
     };
-    let mut out = BooleanEvaluation {
-        snapshot: Arc::clone(s),
-        flag: i,
-        enabled: flag.enabled,
-        reason: Reason::Default,
-        segments: Matched::None,
+    let mut out = match BooleanEvaluation::begin(s, i, flag.enabled, rollouts.is_empty()) {
+        Ok(out) => out,
+        Err(disabled) => return Ok(disabled),
     };
-    // The shipped engine (0.21.4) answers a disabled flag without rollouts with FLAG_DISABLED.
-    if !flag.enabled && rollouts.is_empty() {
-        out.reason = Reason::FlagDisabled;
-        return Ok(out);
-    }
     let found = first_rollout(
         s,
         rollouts,
@@ -600,9 +622,7 @@ fn boolean_step<C: Context + ?Sized>(
         if let RolloutKind::Threshold { value, .. } | RolloutKind::Segment { value, .. } =
             rollout.kind
         {
-            out.enabled = value;
-            out.reason = Reason::Match;
-            out.segments = matched;
+            out.rollout_matched(value, matched);
         }
     }
     Ok(out)
