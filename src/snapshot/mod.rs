@@ -105,7 +105,7 @@ pub(crate) struct Flag {
     /// CRC-32 register after the flag key: the bucketing hash continues from here.
     pub salt: u32,
     /// The first node of the flag's program, for evaluations of its own type; `None` when
-    /// it has no program (an OR rule of over 64 segments) and is evaluated step by step.
+    /// a program cannot express it (see `program`) and it is evaluated step by step.
     pub program: Option<u32>,
 }
 
