@@ -222,32 +222,6 @@ fn segments_match<C: Context + ?Sized>(
     }
 }
 
-fn lookup<'s>(
-    s: &'s Snapshot,
-    namespace: &str,
-    flag_key: &str,
-    want: FlagType,
-) -> Result<(u32, &'s Flag), Error> {
-    let found = if str_eq(&s.namespace, namespace) {
-        s.flag(flag_key)
-    } else {
-        None
-    };
-    let Some((i, flag)) = found else {
-        return Err(Error::FlagNotFound {
-            namespace: namespace.into(),
-            flag_key: flag_key.into(),
-        });
-    };
-    if flag.kind != want {
-        return Err(Error::WrongFlagType {
-            flag_key: flag_key.into(),
-            expected: want,
-        });
-    }
-    Ok((i, flag))
-}
-
 /// The head of `flag_key` for an evaluation of type `want`, with the engine's errors.
 #[inline(always)]
 fn lookup_head<'s>(
@@ -666,10 +640,10 @@ pub(crate) fn step_by_step<C: Context + ?Sized>(
     Result<VariantEvaluation, Error>,
     Result<BooleanEvaluation, Error>,
 ) {
-    let variant = lookup(s, &s.namespace, flag_key, FlagType::Variant)
-        .and_then(|(i, flag)| variant_step(s, i, flag, entity, ctx));
-    let boolean = lookup(s, &s.namespace, flag_key, FlagType::Boolean)
-        .and_then(|(i, flag)| boolean_step(s, i, flag, flag_key, entity, ctx));
+    let variant = lookup_head(s, &s.namespace, flag_key, FlagType::Variant)
+        .and_then(|head| variant_step(s, head.pos, flag_of(s, head)?, entity, ctx));
+    let boolean = lookup_head(s, &s.namespace, flag_key, FlagType::Boolean)
+        .and_then(|head| boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx));
     (variant, boolean)
 }
 
