@@ -342,7 +342,7 @@ impl FliptClient {
     ) -> Result<VariantEvaluation, Error> {
         let snapshot = self.inner.store.load()?;
         eval::variant(
-            &snapshot,
+            snapshot,
             &self.inner.namespace,
             flag_key,
             entity_id,
@@ -359,7 +359,7 @@ impl FliptClient {
     ) -> Result<BooleanEvaluation, Error> {
         let snapshot = self.inner.store.load()?;
         eval::boolean(
-            &snapshot,
+            snapshot,
             &self.inner.namespace,
             flag_key,
             entity_id,
@@ -537,7 +537,7 @@ impl FlagHandle {
         context: &C,
     ) -> Result<VariantEvaluation, Error> {
         let (snapshot, pos) = self.resolve_as(crate::FlagType::Variant)?;
-        eval::variant_at(&snapshot, pos, entity_id, context)
+        eval::variant_at(snapshot, pos, entity_id, context)
     }
 
     /// [`FliptClient::evaluate_boolean`] for this flag.
@@ -547,6 +547,6 @@ impl FlagHandle {
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
         let (snapshot, pos) = self.resolve_as(crate::FlagType::Boolean)?;
-        eval::boolean_at(&snapshot, pos, &self.key, entity_id, context)
+        eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
     }
 }

@@ -69,6 +69,14 @@ pub(crate) struct Store {
     listeners: Mutex<Vec<Listener>>,
 }
 
+/// A copy of the stored update error, out of line so that `load` stays small enough to inline
+/// into every evaluation.
+#[cold]
+#[inline(never)]
+fn stored_error(e: &Error) -> Error {
+    e.clone()
+}
+
 impl Store {
     pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
         Store {
@@ -115,7 +123,7 @@ impl Store {
         let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
         match &cur.error {
             None => Ok(Arc::clone(&cur.snapshot)),
-            Some(e) => Err((**e).clone()),
+            Some(e) => Err(stored_error(e)),
         }
     }
 

@@ -520,8 +520,12 @@ pub(crate) fn explain<C: Context + ?Sized>(
 ) -> Result<Explanation, Error> {
     // The real evaluation reports exactly the engine's errors (missing flag, wrong type, …).
     match want {
-        FlagType::Variant => super::variant(s, namespace, flag_key, entity, ctx).map(drop)?,
-        FlagType::Boolean => super::boolean(s, namespace, flag_key, entity, ctx).map(drop)?,
+        FlagType::Variant => {
+            super::variant(std::sync::Arc::clone(s), namespace, flag_key, entity, ctx).map(drop)?
+        }
+        FlagType::Boolean => {
+            super::boolean(std::sync::Arc::clone(s), namespace, flag_key, entity, ctx).map(drop)?
+        }
     }
     let Some((_, flag)) = s.flag(flag_key) else {
         return Err(Error::FlagNotFound {

@@ -18,8 +18,8 @@ use crate::snapshot::{
 };
 pub use context::Context;
 use result::{
-    BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest, Matched, Reason,
-    VariantEvaluation, VariantSource,
+    BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
+    Matched, Reason, VariantEvaluation, VariantOutcome, VariantSource,
 };
 use std::sync::Arc;
 use strings::str_eq;
@@ -335,11 +335,11 @@ fn flag_of<'s>(s: &'s Snapshot, head: &FlagHead) -> Result<&'s Flag, Error> {
 /// when it has one, step by step otherwise.
 #[inline]
 fn variant_of<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     head: &FlagHead,
     entity: &str,
     ctx: &C,
-) -> Result<VariantEvaluation, Error> {
+) -> Result<VariantOutcome, Error> {
     match head.program {
         Some(_) => variant_run(s, head, entity, ctx),
         None => variant_step(s, head.pos, flag_of(s, head)?, entity, ctx),
@@ -370,12 +370,12 @@ fn matched_at(end: &Node, mask: u64) -> Matched {
 /// Variant evaluation through the flag's program: reads only the flag's head, its program and,
 /// when a rule matched, its buckets.
 fn variant_run<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     head: &FlagHead,
     entity: &str,
     ctx: &C,
-) -> Result<VariantEvaluation, Error> {
-    let mut out = VariantEvaluation::begin(s, head.pos, head.has_default);
+) -> Result<VariantOutcome, Error> {
+    let mut out = VariantOutcome::begin(head.pos, head.has_default);
     if !head.enabled {
         out.reason = Reason::FlagDisabled;
         return Ok(out);
@@ -397,12 +397,11 @@ fn variant_run<C: Context + ?Sized>(
     Ok(out)
 }
 
-impl VariantEvaluation {
+impl VariantOutcome {
     /// The result before any rule is tried: the default variant, when the flag has one.
     #[inline(always)]
-    fn begin(s: &Arc<Snapshot>, pos: u32, has_default: bool) -> Self {
-        let mut out = VariantEvaluation {
-            snapshot: Arc::clone(s),
+    fn begin(pos: u32, has_default: bool) -> Self {
+        let mut out = VariantOutcome {
             flag: pos,
             matched: false,
             reason: Reason::Unknown,
@@ -460,13 +459,13 @@ impl VariantEvaluation {
 /// Variant evaluation step by step: the reference the programs are checked against, and the
 /// path of flags without a program.
 fn variant_step<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     i: u32,
     flag: &Flag,
     entity: &str,
     ctx: &C,
-) -> Result<VariantEvaluation, Error> {
-    let mut out = VariantEvaluation::begin(s, i, flag.default_variant.is_some());
+) -> Result<VariantOutcome, Error> {
+    let mut out = VariantOutcome::begin(i, flag.default_variant.is_some());
     if !flag.enabled {
         out.reason = Reason::FlagDisabled;
         return Ok(out);
@@ -499,12 +498,12 @@ fn variant_step<C: Context + ?Sized>(
 /// when it has one, step by step otherwise.
 #[inline]
 fn boolean_of<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     head: &FlagHead,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<BooleanEvaluation, Error> {
+) -> Result<BooleanOutcome, Error> {
     match head.program {
         Some(_) => boolean_run(s, head, flag_key, entity, ctx),
         None => boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx),
@@ -513,13 +512,13 @@ fn boolean_of<C: Context + ?Sized>(
 
 /// Boolean evaluation through the flag's program.
 fn boolean_run<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     head: &FlagHead,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<BooleanEvaluation, Error> {
-    let mut out = match BooleanEvaluation::begin(s, head.pos, head.enabled, head.empty) {
+) -> Result<BooleanOutcome, Error> {
+    let mut out = match BooleanOutcome::begin(head.pos, head.enabled, head.empty) {
         Ok(out) => out,
         Err(disabled) => return Ok(disabled),
     };
@@ -538,13 +537,12 @@ fn boolean_run<C: Context + ?Sized>(
     Ok(out)
 }
 
-impl BooleanEvaluation {
+impl BooleanOutcome {
     /// The result before any rollout is tried: `Err` with the finished result when the flag is
     /// disabled and has no rollouts (the shipped engine, 0.21.4, answers it FLAG_DISABLED).
     #[inline(always)]
-    fn begin(s: &Arc<Snapshot>, pos: u32, enabled: bool, empty: bool) -> Result<Self, Self> {
-        let mut out = BooleanEvaluation {
-            snapshot: Arc::clone(s),
+    fn begin(pos: u32, enabled: bool, empty: bool) -> Result<Self, Self> {
+        let mut out = BooleanOutcome {
             flag: pos,
             enabled,
             reason: Reason::Default,
@@ -568,20 +566,20 @@ impl BooleanEvaluation {
 
 /// Boolean evaluation step by step (see [`variant_step`]).
 fn boolean_step<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: &Snapshot,
     i: u32,
     flag: &Flag,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<BooleanEvaluation, Error> {
+) -> Result<BooleanOutcome, Error> {
     let Some(rollouts) = flag.rollouts else {
         return Err(Error::MissingRollouts {
             namespace: s.namespace.to_string(),
             flag_key: flag.key.to_string(),
         });
     };
-    let mut out = match BooleanEvaluation::begin(s, i, flag.enabled, rollouts.is_empty()) {
+    let mut out = match BooleanOutcome::begin(i, flag.enabled, rollouts.is_empty()) {
         Ok(out) => out,
         Err(disabled) => return Ok(disabled),
     };
@@ -604,29 +602,31 @@ fn boolean_step<C: Context + ?Sized>(
 
 /// Variant evaluation of the flag at `pos` (a position taken from this snapshot).
 pub(crate) fn variant_at<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: Arc<Snapshot>,
     pos: u32,
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    match s.heads.get(pos as usize) {
-        Some(head) => variant_of(s, head, entity, ctx),
-        None => Err(Error::Internal("flag position out of range".into())),
-    }
+    let outcome = match s.heads.get(pos as usize) {
+        Some(head) => variant_of(&s, head, entity, ctx)?,
+        None => return Err(Error::Internal("flag position out of range".into())),
+    };
+    Ok(outcome.share(s))
 }
 
 /// Boolean evaluation of the flag at `pos` (a position taken from this snapshot).
 pub(crate) fn boolean_at<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: Arc<Snapshot>,
     pos: u32,
     flag_key: &str,
     entity: &str,
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
-    match s.heads.get(pos as usize) {
-        Some(head) => boolean_of(s, head, flag_key, entity, ctx),
-        None => Err(Error::Internal("flag position out of range".into())),
-    }
+    let outcome = match s.heads.get(pos as usize) {
+        Some(head) => boolean_of(&s, head, flag_key, entity, ctx)?,
+        None => return Err(Error::Internal("flag position out of range".into())),
+    };
+    Ok(outcome.share(s))
 }
 
 /// Variant and boolean evaluation of `flag_key` step by step, ignoring flags' programs: the
@@ -641,32 +641,39 @@ pub(crate) fn step_by_step<C: Context + ?Sized>(
     Result<BooleanEvaluation, Error>,
 ) {
     let variant = lookup_head(s, &s.namespace, flag_key, FlagType::Variant)
-        .and_then(|head| variant_step(s, head.pos, flag_of(s, head)?, entity, ctx));
+        .and_then(|head| variant_step(s, head.pos, flag_of(s, head)?, entity, ctx))
+        .map(|o| o.share(Arc::clone(s)));
     let boolean = lookup_head(s, &s.namespace, flag_key, FlagType::Boolean)
-        .and_then(|head| boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx));
+        .and_then(|head| boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx))
+        .map(|o| o.share(Arc::clone(s)));
     (variant, boolean)
 }
 
+/// Variant evaluation of `flag_key`; the result takes over `s`, the caller's share of the
+/// snapshot.
 pub(crate) fn variant<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: Arc<Snapshot>,
     namespace: &str,
     flag_key: &str,
     entity: &str,
     ctx: &C,
 ) -> Result<VariantEvaluation, Error> {
-    let head = lookup_head(s, namespace, flag_key, FlagType::Variant)?;
-    variant_of(s, head, entity, ctx)
+    let head = lookup_head(&s, namespace, flag_key, FlagType::Variant)?;
+    let outcome = variant_of(&s, head, entity, ctx)?;
+    Ok(outcome.share(s))
 }
 
+/// Boolean evaluation of `flag_key` (see [`variant`]).
 pub(crate) fn boolean<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
+    s: Arc<Snapshot>,
     namespace: &str,
     flag_key: &str,
     entity: &str,
     ctx: &C,
 ) -> Result<BooleanEvaluation, Error> {
-    let head = lookup_head(s, namespace, flag_key, FlagType::Boolean)?;
-    boolean_of(s, head, flag_key, entity, ctx)
+    let head = lookup_head(&s, namespace, flag_key, FlagType::Boolean)?;
+    let outcome = boolean_of(&s, head, flag_key, entity, ctx)?;
+    Ok(outcome.share(s))
 }
 
 /// Batch evaluation (EVALUATION.md §12.1): appends one item per request to `out`. A missing
@@ -690,10 +697,12 @@ pub(crate) fn batch<'r, C: Context + ?Sized>(
                 namespace_key: Arc::clone(namespace),
                 reason: ErrorReason::NotFound,
             }),
-            Some(head) if head.boolean => {
-                BatchItem::Boolean(boolean_of(s, head, r.flag_key, r.entity_id, r.context)?)
-            }
-            Some(head) => BatchItem::Variant(variant_of(s, head, r.entity_id, r.context)?),
+            Some(head) if head.boolean => BatchItem::Boolean(
+                boolean_of(s, head, r.flag_key, r.entity_id, r.context)?.share(Arc::clone(s)),
+            ),
+            Some(head) => BatchItem::Variant(
+                variant_of(s, head, r.entity_id, r.context)?.share(Arc::clone(s)),
+            ),
         };
         out.push(item);
     }
@@ -718,7 +727,13 @@ impl Snapshot {
         entity_id: &str,
         context: &C,
     ) -> Result<VariantEvaluation, Error> {
-        variant(self, &self.namespace, flag_key, entity_id, context)
+        variant(
+            Arc::clone(self),
+            &self.namespace,
+            flag_key,
+            entity_id,
+            context,
+        )
     }
 
     /// Evaluates a boolean flag against this snapshot, in the snapshot's own namespace.
@@ -728,6 +743,12 @@ impl Snapshot {
         entity_id: &str,
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
-        boolean(self, &self.namespace, flag_key, entity_id, context)
+        boolean(
+            Arc::clone(self),
+            &self.namespace,
+            flag_key,
+            entity_id,
+            context,
+        )
     }
 }

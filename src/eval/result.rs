@@ -130,6 +130,14 @@ pub(crate) enum VariantSource {
 #[derive(Clone)]
 pub struct VariantEvaluation {
     pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) outcome: VariantOutcome,
+}
+
+/// What a variant evaluation found, before the result shares the snapshot: evaluation works
+/// on a borrowed snapshot, and the caller then clones its `Arc` into the result or, when it
+/// owns one, moves it in.
+#[derive(Clone)]
+pub(crate) struct VariantOutcome {
     pub(crate) flag: u32,
     pub(crate) matched: bool,
     pub(crate) reason: Reason,
@@ -137,28 +145,39 @@ pub struct VariantEvaluation {
     pub(crate) segments: Matched,
 }
 
+impl VariantOutcome {
+    /// The result, sharing `snapshot` (the one evaluated).
+    #[inline(always)]
+    pub(crate) fn share(self, snapshot: Arc<Snapshot>) -> VariantEvaluation {
+        VariantEvaluation {
+            snapshot,
+            outcome: self,
+        }
+    }
+}
+
 impl VariantEvaluation {
     /// The evaluated flag's key.
     pub fn flag_key(&self) -> &str {
         self.snapshot
             .flags
-            .get(self.flag as usize)
+            .get(self.outcome.flag as usize)
             .map_or("", |f| &f.key)
     }
 
     /// Whether a rule matched (`match` in the official SDKs).
     pub fn is_match(&self) -> bool {
-        self.matched
+        self.outcome.matched
     }
 
     /// Why the result came out this way.
     pub fn reason(&self) -> Reason {
-        self.reason
+        self.outcome.reason
     }
 
     /// The chosen variant's key, or `""` when there is none.
     pub fn variant_key(&self) -> &str {
-        match self.variant {
+        match self.outcome.variant {
             VariantSource::None => "",
             VariantSource::Default => self.default_variant().map_or("", |v| &v.key),
             VariantSource::Distribution(d) => self
@@ -172,7 +191,7 @@ impl VariantEvaluation {
     /// The chosen variant's attachment as JSON text, verbatim from the snapshot (a v2 server
     /// sends the text `null` for variants without one). `None` when absent.
     pub fn variant_attachment(&self) -> Option<&str> {
-        match self.variant {
+        match self.outcome.variant {
             VariantSource::None => None,
             VariantSource::Default => self.default_variant()?.attachment.as_deref(),
             VariantSource::Distribution(d) => self
@@ -186,7 +205,7 @@ impl VariantEvaluation {
 
     /// The keys of the segments that matched in the deciding rule, in document order.
     pub fn segment_keys(&self) -> SegmentKeys<'_> {
-        SegmentKeys::new(&self.snapshot, &self.segments)
+        SegmentKeys::new(&self.snapshot, &self.outcome.segments)
     }
 
     /// Whole milliseconds the evaluation took, as the engine reports it: evaluations take
@@ -203,7 +222,7 @@ impl VariantEvaluation {
     fn default_variant(&self) -> Option<&crate::snapshot::DefaultVariant> {
         self.snapshot
             .flags
-            .get(self.flag as usize)?
+            .get(self.outcome.flag as usize)?
             .default_variant
             .as_ref()
     }
@@ -213,8 +232,8 @@ impl fmt::Debug for VariantEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VariantEvaluation")
             .field("flag_key", &self.flag_key())
-            .field("match", &self.matched)
-            .field("reason", &self.reason)
+            .field("match", &self.outcome.matched)
+            .field("reason", &self.outcome.reason)
             .field("variant_key", &self.variant_key())
             .field("variant_attachment", &self.variant_attachment())
             .field("segment_keys", &self.segment_keys())
@@ -235,10 +254,28 @@ impl fmt::Debug for VariantEvaluation {
 #[derive(Clone)]
 pub struct BooleanEvaluation {
     pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) outcome: BooleanOutcome,
+}
+
+/// What a boolean evaluation found, before the result shares the snapshot (see
+/// [`VariantOutcome`]).
+#[derive(Clone)]
+pub(crate) struct BooleanOutcome {
     pub(crate) flag: u32,
     pub(crate) enabled: bool,
     pub(crate) reason: Reason,
     pub(crate) segments: Matched,
+}
+
+impl BooleanOutcome {
+    /// The result, sharing `snapshot` (the one evaluated).
+    #[inline(always)]
+    pub(crate) fn share(self, snapshot: Arc<Snapshot>) -> BooleanEvaluation {
+        BooleanEvaluation {
+            snapshot,
+            outcome: self,
+        }
+    }
 }
 
 impl BooleanEvaluation {
@@ -246,23 +283,23 @@ impl BooleanEvaluation {
     pub fn flag_key(&self) -> &str {
         self.snapshot
             .flags
-            .get(self.flag as usize)
+            .get(self.outcome.flag as usize)
             .map_or("", |f| &f.key)
     }
 
     /// The boolean value (`enabled` in the official SDKs).
     pub fn is_enabled(&self) -> bool {
-        self.enabled
+        self.outcome.enabled
     }
 
     /// Why the result came out this way.
     pub fn reason(&self) -> Reason {
-        self.reason
+        self.outcome.reason
     }
 
     /// The keys of the segments that matched in the deciding rollout, in document order.
     pub fn segment_keys(&self) -> SegmentKeys<'_> {
-        SegmentKeys::new(&self.snapshot, &self.segments)
+        SegmentKeys::new(&self.snapshot, &self.outcome.segments)
     }
 
     /// Always `0.0`; see [`VariantEvaluation::request_duration_millis`].
@@ -280,8 +317,8 @@ impl fmt::Debug for BooleanEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BooleanEvaluation")
             .field("flag_key", &self.flag_key())
-            .field("enabled", &self.enabled)
-            .field("reason", &self.reason)
+            .field("enabled", &self.outcome.enabled)
+            .field("reason", &self.outcome.reason)
             .field("segment_keys", &self.segment_keys())
             .finish()
     }

@@ -281,9 +281,11 @@ mod tests {
                     let ctx = ctx.as_slice();
                     let (step_v, step_b) = step_by_step(&snap, key, entity, ctx);
                     let run_v = lookup_head(&snap, &snap.namespace, key, FlagType::Variant)
-                        .and_then(|h| variant_of(&snap, h, entity, ctx));
+                        .and_then(|h| variant_of(&snap, h, entity, ctx))
+                        .map(|o| o.share(Arc::clone(&snap)));
                     let run_b = lookup_head(&snap, &snap.namespace, key, FlagType::Boolean)
-                        .and_then(|h| boolean_of(&snap, h, key, entity, ctx));
+                        .and_then(|h| boolean_of(&snap, h, key, entity, ctx))
+                        .map(|o| o.share(Arc::clone(&snap)));
                     let show_v = |r: &crate::VariantEvaluation| {
                         let keys: Vec<&str> = r.segment_keys().collect();
                         format!(
