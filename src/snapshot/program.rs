@@ -389,6 +389,12 @@ impl Emitter {
         next: &mut Pending,
     ) -> Option<()> {
         let ids = snap.segment_refs.get(span.range())?;
+        // One segment under OR matches exactly when it would under AND, with the same
+        // segment keys: run it as AND, without the mask's `Mark` and `AnyMatched` nodes.
+        let operator = match operator {
+            SegmentOperator::Or if ids.len() == 1 => SegmentOperator::And,
+            other => other,
+        };
         (matched.on_true, matched.on_false) = (span.start, span.end);
         matched.slot = u8::from(operator == SegmentOperator::And);
         match operator {
