@@ -250,6 +250,13 @@ fn lookup_head<'s>(
     Ok(head)
 }
 
+/// The bucket (0–999) of variant distributions: the flag key (whose CRC state is the flag's
+/// `salt`), then the entity id (EVALUATION.md §8).
+#[inline(always)]
+fn variant_bucket(salt: u32, entity: &str) -> u32 {
+    bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000
+}
+
 /// The bucket of threshold rollouts: entity id first, then the flag key (the reverse of
 /// variant bucketing), modulo 100.
 #[inline]
@@ -383,6 +390,9 @@ fn variant_run<C: Context + ?Sized>(
     let Some(entry) = head.program else {
         return Err(Error::Internal("flag has no program".into()));
     };
+    // The entity's bucket does not depend on the rules: computed first, its CRC overlaps the
+    // program's run instead of delaying the result when a rule matches.
+    let bucket = variant_bucket(head.salt, entity);
     let (end, how, mask) = run::run(s, entry, entity, ctx, "")?;
     match how {
         End::NoMatch => return Ok(out),
@@ -393,7 +403,7 @@ fn variant_run<C: Context + ?Sized>(
     }
     let buckets = (end.n as u32) as usize..(end.n >> 32) as usize;
     let matched = matched_at(end, mask);
-    out.rule_matched(s, end.a, end.bit != 0, matched, buckets, head.salt, entity)?;
+    out.rule_matched(s, end.a, end.bit != 0, matched, buckets, bucket)?;
     Ok(out)
 }
 
@@ -427,8 +437,7 @@ impl VariantOutcome {
         has_distributions: bool,
         segments: Matched,
         buckets: std::ops::Range<usize>,
-        salt: u32,
-        entity: &str,
+        bucket: u32,
     ) -> Result<(), Error> {
         self.segments = segments;
         if !has_distributions {
@@ -442,8 +451,7 @@ impl VariantOutcome {
         if buckets.is_empty() {
             return Ok(());
         }
-        let h = bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000;
-        let idx = bucket::choose(s.bounds.get(buckets.clone()).unwrap_or(&[]), h);
+        let idx = bucket::choose(s.bounds.get(buckets.clone()).unwrap_or(&[]), bucket);
         match s.bucket_dists.get(buckets).and_then(|d| d.get(idx)) {
             Some(&d) => self.variant = VariantSource::Distribution(d),
             None => {
@@ -488,8 +496,7 @@ fn variant_step<C: Context + ?Sized>(
         has_distributions,
         matched,
         buckets,
-        flag.salt,
-        entity,
+        variant_bucket(flag.salt, entity),
     )?;
     Ok(out)
 }
