@@ -270,13 +270,16 @@ pub(crate) fn variant<C: Context + ?Sized>(
             e.outcome.reason = Reason::Match;
             if !rule.buckets.is_empty() {
                 let h = bucket::crc32(format!("{flag_key}{entity}").as_bytes()) % 1000;
-                let bounds = s.bounds[rule.buckets.range()].to_vec();
-                let dists: Vec<(String, f32)> = s.bucket_dists[rule.buckets.range()]
-                    .iter()
-                    .filter_map(|&d| s.distributions.get(d as usize))
+                let buckets = s.buckets.get(rule.buckets.range()).unwrap_or(&[]);
+                let real = buckets.iter().filter(|b| !b.is_pad());
+                let bounds = real.clone().map(|b| b.bound).collect();
+                let dists: Vec<(String, f32)> = real
+                    .filter_map(|b| s.distributions.get(b.dist as usize))
                     .map(|d| (d.variant_key.to_string(), d.rollout))
                     .collect();
-                let chosen = dists.get(bucket::choose(&bounds, h)).map(|d| d.0.clone());
+                let chosen = bucket::choose(buckets, h)
+                    .and_then(|d| s.distributions.get(d as usize))
+                    .map(|d| d.variant_key.to_string());
                 match &chosen {
                     Some(k) => e.outcome.variant_key = k.clone(),
                     None => {

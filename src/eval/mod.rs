@@ -451,9 +451,8 @@ impl VariantOutcome {
         if buckets.is_empty() {
             return Ok(());
         }
-        let idx = bucket::choose(s.bounds.get(buckets.clone()).unwrap_or(&[]), bucket);
-        match s.bucket_dists.get(buckets).and_then(|d| d.get(idx)) {
-            Some(&d) => self.variant = VariantSource::Distribution(d),
+        match bucket::choose(s.buckets.get(buckets).unwrap_or(&[]), bucket) {
+            Some(d) => self.variant = VariantSource::Distribution(d),
             None => {
                 // Unreachable (the last boundary is 1000), kept for fidelity with the engine.
                 self.matched = false;

@@ -7,6 +7,7 @@ use super::{
     RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
 use crate::error::{FlagType, SnapshotError};
+use crate::eval::bucket::{Bucket, GROUP};
 use crate::eval::{bucket, datetime};
 use std::collections::HashMap;
 
@@ -338,7 +339,7 @@ impl Builder {
     /// in f32 exactly as the engine does.
     fn distributions(&mut self, input: Vec<Distribution>) -> Result<(Span, Span), SnapshotError> {
         let start = self.snap.distributions.len();
-        let bucket_start = self.snap.bounds.len();
+        let bucket_start = self.snap.buckets.len();
         let total: f32 = input
             .iter()
             .filter(|d| d.rollout > 0.0)
@@ -356,16 +357,24 @@ impl Builder {
                 } else {
                     (cum * 10.0).round() as i32
                 };
-                self.snap.bounds.push(bound);
-                self.snap.bucket_dists.push((start + i) as u32);
+                // Below 2^32 - 1, so never `Bucket::PAD`'s: `span` rejects more distributions.
+                let dist = (start + i) as u32;
+                self.snap.buckets.push(Bucket { bound, dist });
             }
         }
         // The engine sorts the boundaries but not the distributions they select.
-        self.snap.bounds[bucket_start..].sort_unstable();
+        let rule_buckets = &mut self.snap.buckets[bucket_start..];
+        let mut bounds: Vec<i32> = rule_buckets.iter().map(|b| b.bound).collect();
+        bounds.sort_unstable();
+        for (b, bound) in rule_buckets.iter_mut().zip(bounds) {
+            b.bound = bound;
+        }
+        let padded = (self.snap.buckets.len() - bucket_start).div_ceil(GROUP) * GROUP;
+        self.snap.buckets.resize(bucket_start + padded, Bucket::PAD);
         self.snap.distributions.extend(input);
         Ok((
             span(start, self.snap.distributions.len())?,
-            span(bucket_start, self.snap.bounds.len())?,
+            span(bucket_start, self.snap.buckets.len())?,
         ))
     }
 

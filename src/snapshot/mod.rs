@@ -67,10 +67,8 @@ pub struct Snapshot {
     /// The items of the programs' `isoneof` lists of short strings.
     pub(crate) short_items: Vec<program::ShortItem>,
     pub(crate) distributions: Vec<Distribution>,
-    /// Sorted bucket upper bounds of the positive-rollout distributions, per rule.
-    pub(crate) bounds: Vec<i32>,
-    /// For each entry of `bounds`, the distribution it selects (same position, original order).
-    pub(crate) bucket_dists: Vec<u32>,
+    /// Per rule, the buckets of its positive-rollout distributions, padded to whole groups.
+    pub(crate) buckets: Vec<crate::eval::bucket::Bucket>,
 }
 
 /// A compact `start..end` into one of the snapshot's arrays.
@@ -137,7 +135,7 @@ pub(crate) struct Rule {
     pub segments: Span,
     /// `None` only in hand-made seeds without an `eval_distributions` entry.
     pub distributions: Option<Span>,
-    /// Into `Snapshot::bounds` / `Snapshot::bucket_dists`.
+    /// Into `Snapshot::buckets`.
     pub buckets: Span,
 }
 
@@ -397,8 +395,7 @@ impl Snapshot {
             nodes: Vec::new(),
             short_items: Vec::new(),
             distributions: Vec::new(),
-            bounds: Vec::new(),
-            bucket_dists: Vec::new(),
+            buckets: Vec::new(),
         }
     }
 
