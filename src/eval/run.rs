@@ -117,6 +117,39 @@ fn low_bytes(len: u8) -> u64 {
     u64::MAX >> ((64 - 8 * u32::from(len)) & 63)
 }
 
+/// The list tests (`InShort`, `NotInShort`, `NumIn`, `NumNotIn`) of the subject in local
+/// slot `i`; out of line, as the main loop is leaner without their lists' bases.
+#[inline(never)]
+fn in_list(s: &Snapshot, node: &Node, sub: &Subjects, i: usize) -> bool {
+    match node.op {
+        NodeOp::InShort | NodeOp::NotInShort => {
+            let (n, head) = (u64::from(sub.lens[i]), sub.heads[i]);
+            let items = s.short_items.get(node.a as usize..node.n as usize);
+            let found = items.is_some_and(|items| {
+                items
+                    .iter()
+                    .fold(false, |f, it| f | ((it.len == n) & (it.word == head)))
+            });
+            (n != 0) & (found == (node.op == NodeOp::InShort))
+        }
+        NodeOp::NumIn | NodeOp::NumNotIn => {
+            let v = sub.values[i];
+            let list = s.list_ints.get(node.a as usize..node.n as usize);
+            let found = list.is_some_and(|l| l.iter().fold(false, |f, &x| f | (i64::from(x) == v)));
+            (sub.parsed & (1 << i) != 0) & (found == (node.op == NodeOp::NumIn))
+        }
+        _ => false,
+    }
+}
+
+/// A `Threshold` node after a segment rollout: whether the entity's bucket (computed once)
+/// is below the percentage. Out of line, like [`in_list`].
+#[inline(never)]
+fn below_threshold(node: &Node, bucket: &mut Option<u32>, entity: &str, flag_key: &str) -> bool {
+    let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
+    (p as f32) < f32::from_bits(node.n as u32)
+}
+
 /// A test the node cannot do on words: the full check against the subject's text.
 #[inline(never)]
 fn slow(s: &Snapshot, node: &Node, text: &str) -> bool {
@@ -187,26 +220,12 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
             }
             NodeOp::Empty => sub.lens[i] == 0,
             NodeOp::NotEmpty => sub.lens[i] != 0,
-            NodeOp::InShort | NodeOp::NotInShort => {
-                let (n, head) = (u64::from(sub.lens[i]), sub.heads[i]);
-                let items = s.short_items.get(node.a as usize..node.n as usize);
-                let found = items.is_some_and(|items| {
-                    items
-                        .iter()
-                        .fold(false, |f, it| f | ((it.len == n) & (it.word == head)))
-                });
-                (n != 0) & (found == (node.op == NodeOp::InShort))
+            NodeOp::InShort | NodeOp::NotInShort | NodeOp::NumIn | NodeOp::NumNotIn => {
+                in_list(s, node, &sub, i)
             }
             NodeOp::Num | NodeOp::Time => {
                 (sub.parsed & (1 << i) != 0)
                     & accepts(node.len, sub.values[i].cmp(&(node.n as i64)))
-            }
-            NodeOp::NumIn | NodeOp::NumNotIn => {
-                let v = sub.values[i];
-                let list = s.list_ints.get(node.a as usize..node.n as usize);
-                let found =
-                    list.is_some_and(|l| l.iter().fold(false, |f, &x| f | (i64::from(x) == v)));
-                (sub.parsed & (1 << i) != 0) & (found == (node.op == NodeOp::NumIn))
             }
             NodeOp::Slow => slow(s, node, subject(s, node, entity, ctx)),
             NodeOp::Mark => {
@@ -214,10 +233,7 @@ pub(crate) fn run<'s, C: Context + ?Sized>(
                 true
             }
             NodeOp::AnyMatched => mask != 0,
-            NodeOp::Threshold => {
-                let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
-                (p as f32) < f32::from_bits(node.n as u32)
-            }
+            NodeOp::Threshold => below_threshold(node, &mut bucket, entity, flag_key),
             NodeOp::Never | NodeOp::Unknown | NodeOp::Header => false,
             NodeOp::End => {
                 return match End::from_code(node.len) {
