@@ -243,6 +243,40 @@ fn order_key(c: &Check, all: bool) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// A segment's checks (with their positions) in the order its program tests them: by
+/// [`order_key`], unless an unknown constraint type makes the order matter.
+fn check_order(checks: &[Check], all: bool) -> Vec<(usize, &Check)> {
+    let mut order: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
+    if !checks.iter().any(|c| c.op == Op::UnknownType) {
+        order.sort_by_key(|&(_, c)| order_key(c, all));
+    }
+    order
+}
+
+/// The expected cost of testing a segment, in [`cost`] units, over the chance that it fails,
+/// by the priors of [`hold_chance`]: the order key of the segments of an AND rule, which
+/// fails at its first unmatched segment. `None` for a segment of unknown constraints.
+fn segment_key(snap: &Snapshot, seg: &Segment) -> Option<f64> {
+    let checks = snap.checks.get(seg.constraints.range())?;
+    let all = seg.match_type == MatchType::All;
+    // The chance that the checks so far let the test go on, and the segment's cost.
+    let (mut go_on, mut cost_sum) = (1.0, 0.0);
+    for (_, c) in check_order(checks, all) {
+        cost_sum += go_on * f64::from(cost(c));
+        let p = f64::from(hold_chance(c)) / 100.0;
+        go_on *= if all { p } else { 1.0 - p };
+    }
+    // ALL: matched when every check held (`go_on`); ANY: when not every check failed.
+    let matched = if checks.is_empty() {
+        1.0
+    } else if all {
+        go_on
+    } else {
+        1.0 - go_on
+    };
+    Some(cost_sum / (1.0 - matched).max(1e-9))
+}
+
 /// A constant of 1 to 8 bytes as a little-endian word, zero-padded.
 fn short(text: &str) -> Option<(u64, u8)> {
     let b = text.as_bytes();
@@ -399,7 +433,20 @@ impl Emitter {
         matched.slot = u8::from(operator == SegmentOperator::And);
         match operator {
             SegmentOperator::And => {
-                for &id in ids {
+                // The rule matches when every segment does, whatever their order, and reports
+                // them in document order (its span): test first the segments likeliest to
+                // fail it for their cost.
+                let mut ids = ids.to_vec();
+                let keys: Option<Vec<f64>> = ids
+                    .iter()
+                    .map(|&id| segment_key(snap, snap.segments.get(id as usize)?))
+                    .collect();
+                if let Some(keys) = keys {
+                    let mut keyed: Vec<(f64, u32)> = keys.into_iter().zip(ids).collect();
+                    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    ids = keyed.into_iter().map(|(_, id)| id).collect();
+                }
+                for id in ids {
                     let (mut matched, unmatched) =
                         self.segment(snap, snap.segments.get(id as usize)?)?;
                     next.extend(unmatched);
@@ -447,10 +494,7 @@ impl Emitter {
         // Without an unknown constraint type, a segment's outcome does not depend on the order
         // of its checks (they have no effects; ALL is their conjunction, ANY their
         // disjunction), so they run in the order that decides the segment soonest for least.
-        let mut order: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
-        if !checks.iter().any(|c| c.op == Op::UnknownType) {
-            order.sort_by_key(|&(_, c)| order_key(c, all));
-        }
+        let order = check_order(checks, all);
         for (k, &(original, c)) in order.iter().enumerate() {
             let mut n = self.test(snap, c, first + original)?;
             let at = self.here();
