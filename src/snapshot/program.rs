@@ -711,6 +711,55 @@ mod tests {
         assert!(super::order_key(&neq, false) < super::order_key(&eq, false));
     }
 
+    /// A flag with one rule over two segments, `a` (`plan neq free`) and `b` (`plan eq pro`),
+    /// under `operator`.
+    fn two_segments(operator: &str, segments: &str) -> Snapshot {
+        let seg = |key: &str, op: &str, value: &str| {
+            format!(
+                r#"{{"key":"{key}","matchType":"ALL_SEGMENT_MATCH_TYPE","constraints":[{{"type":"STRING_CONSTRAINT_COMPARISON_TYPE","property":"plan","operator":"{op}","value":"{value}"}}]}}"#
+            )
+        };
+        let (a, b) = (seg("a", "neq", "free"), seg("b", "eq", "pro"));
+        let list = segments.replace('a', &a).replace('b', &b);
+        let doc = format!(
+            r#"{{"namespace":{{"key":"default"}},"flags":[{{"key":"f","name":"","enabled":true,
+            "type":"VARIANT_FLAG_TYPE","rules":[{{"segmentOperator":"{operator}_SEGMENT_OPERATOR",
+            "segments":[{list}],"distributions":[]}}]}}]}}"#
+        );
+        Snapshot::from_document(&doc).unwrap()
+    }
+
+    #[test]
+    fn and_rules_test_the_segment_likeliest_to_fail_first() {
+        let s = two_segments("AND", "a,b");
+        let ops: Vec<NodeOp> = s.nodes.iter().map(|n| n.op).collect();
+        let at = |op| ops.iter().position(|&o| o == op).unwrap();
+        // `b`'s equality seldom holds, so it runs before `a`, which comes first in the rule.
+        assert!(at(NodeOp::EqShort) < at(NodeOp::NeqShort), "{ops:?}");
+        // The result still lists the segments in document order.
+        let s = std::sync::Arc::new(s);
+        let r = s.evaluate_variant("f", "u", &[("plan", "pro")]).unwrap();
+        assert_eq!(r.segment_keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_one_segment_or_rule_needs_no_mask() {
+        let mask_nodes = |s: &Snapshot| {
+            s.nodes
+                .iter()
+                .filter(|n| matches!(n.op, NodeOp::Mark | NodeOp::AnyMatched))
+                .count()
+        };
+        assert_eq!(mask_nodes(&two_segments("OR", "b")), 0);
+        assert!(mask_nodes(&two_segments("OR", "a,b")) > 0);
+        let s = std::sync::Arc::new(two_segments("OR", "b"));
+        let r = s.evaluate_variant("f", "u", &[("plan", "pro")]).unwrap();
+        assert!(r.is_match());
+        assert_eq!(r.segment_keys().collect::<Vec<_>>(), ["b"]);
+        let r = s.evaluate_variant("f", "u", &[("plan", "free")]).unwrap();
+        assert!(!r.is_match());
+    }
+
     #[test]
     fn flags_beyond_a_program_are_evaluated_step_by_step() {
         // One subject more than a program holds.
