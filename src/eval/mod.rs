@@ -261,8 +261,8 @@ fn variant_bucket(salt: u32, entity: &str) -> u32 {
 /// variant bucketing), modulo 100.
 #[inline]
 fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
-    let state = bucket::crc32_update(bucket::CRC_INIT, entity.as_bytes());
-    bucket::crc32_finish(bucket::crc32_update(state, flag_key.as_bytes())) % 100
+    let state = bucket::crc32_update_short_chain(bucket::CRC_INIT, entity.as_bytes());
+    bucket::crc32_finish(bucket::crc32_update_short_chain(state, flag_key.as_bytes())) % 100
 }
 
 fn rank_error(list: RankList, rank: u64) -> Error {
