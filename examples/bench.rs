@@ -7,7 +7,8 @@
 //!
 //! Evaluations run through the public `FliptClient` API (lock + `Arc` clone included) with
 //! each request's context as a slice of `(key, value)` pairs; the `HashMap` figure is printed
-//! too. The last line is machine-readable:
+//! too. Every pass asks the same requests in the same order unless `--shuffle` is given;
+//! `--show-passes` prints each pass's figure. The last line is machine-readable:
 //! `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
 
 use flipt_client::{FliptClient, Snapshot};
@@ -90,8 +91,13 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// `--shuffle`: every pass asks the requests in a new order. Repeating one order lets the
+/// branch predictors learn part of the sequence over the passes; a new order leaves nothing
+/// to learn (and reads the requests' own data out of order).
+static SHUFFLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Median over `passes` of the mean ns per evaluation of `reqs`, and the allocations made by
-/// the evaluations themselves.
+/// the evaluations themselves. `--show-passes` prints every pass's figure.
 fn time_passes(
     passes: usize,
     reqs: &[&Request<'_>],
@@ -99,7 +105,19 @@ fn time_passes(
 ) -> (f64, u64) {
     let mut per_pass = Vec::with_capacity(passes);
     let mut allocs = 0;
+    let mut order = reqs.to_vec();
+    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
     for _ in 0..passes {
+        if SHUFFLE.load(std::sync::atomic::Ordering::Relaxed) {
+            // Fisher-Yates with a xorshift generator: the same orders on every run.
+            for i in (1..order.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                order.swap(i, (seed % (i as u64 + 1)) as usize);
+            }
+        }
+        let reqs = &order;
         let before = allocations_so_far();
         let start = Instant::now();
         for r in reqs {
@@ -108,6 +126,10 @@ fn time_passes(
         let elapsed = start.elapsed();
         allocs += allocations_so_far() - before;
         per_pass.push(elapsed.as_nanos() as f64 / reqs.len().max(1) as f64);
+    }
+    if std::env::args().any(|a| a == "--show-passes") {
+        let ns: Vec<String> = per_pass.iter().map(|p| format!("{p:.0}")).collect();
+        println!("  passes (ns/eval): {}", ns.join(" "));
     }
     (median(per_pass), allocs)
 }
@@ -149,10 +171,14 @@ fn serve_snapshot(body: String) -> Option<String> {
 
 fn main() {
     let (Some(snapshot_path), Some(requests_path)) = (arg("--snapshot"), arg("--requests")) else {
-        eprintln!("usage: bench --snapshot FILE --requests FILE.jsonl [--passes N]");
+        eprintln!(
+            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--show-passes]"
+        );
         std::process::exit(2);
     };
     let passes: usize = arg("--passes").and_then(|p| p.parse().ok()).unwrap_or(15);
+    let shuffle = std::env::args().any(|a| a == "--shuffle");
+    SHUFFLE.store(shuffle, std::sync::atomic::Ordering::Relaxed);
     let text = std::fs::read_to_string(&snapshot_path).expect("read snapshot");
 
     // Parse + compile, best and median of several runs.
