@@ -133,7 +133,7 @@ impl Store {
         let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
         match &cur.error {
             None => Ok((Arc::clone(&cur.snapshot), cur.generation)),
-            Some(e) => Err((**e).clone()),
+            Some(e) => Err(stored_error(e)),
         }
     }
 
