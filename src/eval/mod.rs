@@ -348,7 +348,7 @@ fn variant_of<C: Context + ?Sized>(
     ctx: &C,
 ) -> Result<VariantOutcome, Error> {
     match head.program {
-        Some(_) => variant_run(s, head, entity, ctx),
+        Some(entry) => variant_run(s, head, entry, entity, ctx),
         None => variant_step(s, head.pos, flag_of(s, head)?, entity, ctx),
     }
 }
@@ -374,11 +374,12 @@ fn matched_at(end: &Node, mask: u64) -> Matched {
     }
 }
 
-/// Variant evaluation through the flag's program: reads only the flag's head, its program and,
-/// when a rule matched, its buckets.
+/// Variant evaluation through the flag's program (starting at node `entry`): reads only the
+/// flag's head, its program and, when a rule matched, its buckets.
 fn variant_run<C: Context + ?Sized>(
     s: &Snapshot,
     head: &FlagHead,
+    entry: u32,
     entity: &str,
     ctx: &C,
 ) -> Result<VariantOutcome, Error> {
@@ -387,9 +388,6 @@ fn variant_run<C: Context + ?Sized>(
         out.reason = Reason::FlagDisabled;
         return Ok(out);
     }
-    let Some(entry) = head.program else {
-        return Err(Error::Internal("flag has no program".into()));
-    };
     // The entity's bucket does not depend on the rules: computed first, its CRC overlaps the
     // program's run instead of delaying the result when a rule matches.
     let bucket = variant_bucket(head.salt, entity);
@@ -511,15 +509,16 @@ fn boolean_of<C: Context + ?Sized>(
     ctx: &C,
 ) -> Result<BooleanOutcome, Error> {
     match head.program {
-        Some(_) => boolean_run(s, head, flag_key, entity, ctx),
+        Some(entry) => boolean_run(s, head, entry, flag_key, entity, ctx),
         None => boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx),
     }
 }
 
-/// Boolean evaluation through the flag's program.
+/// Boolean evaluation through the flag's program (starting at node `entry`).
 fn boolean_run<C: Context + ?Sized>(
     s: &Snapshot,
     head: &FlagHead,
+    entry: u32,
     flag_key: &str,
     entity: &str,
     ctx: &C,
@@ -527,9 +526,6 @@ fn boolean_run<C: Context + ?Sized>(
     let mut out = match BooleanOutcome::begin(head.pos, head.enabled, head.empty) {
         Ok(out) => out,
         Err(disabled) => return Ok(disabled),
-    };
-    let Some(entry) = head.program else {
-        return Err(Error::Internal("flag has no program".into()));
     };
     let (end, how, mask) = run::run(s, entry, entity, ctx, flag_key)?;
     match how {
