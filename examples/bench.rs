@@ -8,7 +8,8 @@
 //! Evaluations run through the public `FliptClient` API (lock + `Arc` clone included) with
 //! each request's context as a slice of `(key, value)` pairs; the `HashMap` figure is printed
 //! too. Every pass asks the same requests in the same order unless `--shuffle` is given;
-//! `--show-passes` prints each pass's figure. The last line is machine-readable:
+//! `--show-passes` prints each pass's figure; `--repeat N` asks each request N times in a
+//! row (a diagnostic: caches and branch predictors warm to the request). The last line is machine-readable:
 //! `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
 
 use flipt_client::{FliptClient, Snapshot};
@@ -96,6 +97,11 @@ fn peak_rss_kb() -> u64 {
 /// to learn (and reads the requests' own data out of order).
 static SHUFFLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// `--repeat N`: each request is asked N times in a row. From the second time on, its data is
+/// in cache and the branch predictors have seen its path, so a large N approaches what the
+/// instructions alone cost.
+static REPEAT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 /// Median over `passes` of the mean ns per evaluation of `reqs`, and the allocations made by
 /// the evaluations themselves. `--show-passes` prints every pass's figure.
 fn time_passes(
@@ -119,13 +125,22 @@ fn time_passes(
         }
         let reqs = &order;
         let before = allocations_so_far();
+        let repeat = REPEAT.load(std::sync::atomic::Ordering::Relaxed).max(1);
         let start = Instant::now();
-        for r in reqs {
-            black_box(eval(r));
+        if repeat == 1 {
+            for r in reqs {
+                black_box(eval(r));
+            }
+        } else {
+            for r in reqs {
+                for _ in 0..repeat {
+                    black_box(eval(r));
+                }
+            }
         }
         let elapsed = start.elapsed();
         allocs += allocations_so_far() - before;
-        per_pass.push(elapsed.as_nanos() as f64 / reqs.len().max(1) as f64);
+        per_pass.push(elapsed.as_nanos() as f64 / (reqs.len() * repeat).max(1) as f64);
     }
     if std::env::args().any(|a| a == "--show-passes") {
         let ns: Vec<String> = per_pass.iter().map(|p| format!("{p:.0}")).collect();
@@ -172,13 +187,15 @@ fn serve_snapshot(body: String) -> Option<String> {
 fn main() {
     let (Some(snapshot_path), Some(requests_path)) = (arg("--snapshot"), arg("--requests")) else {
         eprintln!(
-            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--show-passes]"
+            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--repeat N] [--show-passes]"
         );
         std::process::exit(2);
     };
     let passes: usize = arg("--passes").and_then(|p| p.parse().ok()).unwrap_or(15);
     let shuffle = std::env::args().any(|a| a == "--shuffle");
     SHUFFLE.store(shuffle, std::sync::atomic::Ordering::Relaxed);
+    let repeat: usize = arg("--repeat").and_then(|n| n.parse().ok()).unwrap_or(1);
+    REPEAT.store(repeat.max(1), std::sync::atomic::Ordering::Relaxed);
     let text = std::fs::read_to_string(&snapshot_path).expect("read snapshot");
 
     // Parse + compile, best and median of several runs.
@@ -271,7 +288,7 @@ fn main() {
     let (variant_ns, variant_allocs) = time_passes(passes, &variants, variant);
     let (boolean_ns, boolean_allocs) = time_passes(passes, &booleans, boolean);
     let allocs = variant_allocs + boolean_allocs;
-    let evals = (passes * requests.len()) as u64;
+    let evals = (passes * requests.len() * repeat.max(1)) as u64;
     let allocs_per_eval = allocs as f64 / evals as f64;
 
     let (variant_map_ns, _) = time_passes(passes, &variants, |r| {
