@@ -9,8 +9,8 @@
 //! each request's context as a slice of `(key, value)` pairs; the `HashMap` figure is printed
 //! too. Every pass asks the same requests in the same order unless `--shuffle` is given;
 //! `--show-passes` prints each pass's figure; `--repeat N` asks each request N times in a
-//! row (a diagnostic: caches and branch predictors warm to the request). The last line is machine-readable:
-//! `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
+//! row (a diagnostic: caches and branch predictors warm to the request). The last line is
+//! machine-readable: `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
 
 use flipt_client::{FliptClient, Snapshot};
 use serde_json::Value;
@@ -97,9 +97,9 @@ fn peak_rss_kb() -> u64 {
 /// to learn (and reads the requests' own data out of order).
 static SHUFFLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// `--repeat N`: each request is asked N times in a row. From the second time on, its data is
-/// in cache and the branch predictors have seen its path, so a large N approaches what the
-/// instructions alone cost.
+/// `--repeat N`: each request is asked N times in a row. From the second time on its data is
+/// in cache, and from about the fourth the branch predictors know its path, so a large N
+/// approaches what the instructions alone cost.
 static REPEAT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// Median over `passes` of the mean ns per evaluation of `reqs`, and the allocations made by
