@@ -1,18 +1,20 @@
 //! [`FliptClient`]: the public face of the crate.
 
-use crate::error::Error;
+use crate::error::{Error, FlagKey, ServerErrorKind};
 use crate::eval::explain::{self, Explanation};
 use crate::eval::{self, result::*, Context};
-use crate::net::http::{Fetched, Fetcher};
+use crate::net::http::Fetcher;
 use crate::net::poller::{Poller, Updater};
 use crate::net::stop::Stop;
 use crate::options::{Authentication, ClientOptions, ErrorStrategy};
+use crate::persist::read_limited;
 use crate::persist::Persist;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::{FlagInfo, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
 use std::cell::Cell;
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A Flipt client that evaluates flags locally against an in-memory snapshot.
@@ -69,13 +71,19 @@ impl std::fmt::Debug for FliptClient {
 }
 
 impl FliptClient {
-    /// Connects to a Flipt server: validates `options`, fetches the first snapshot on the
-    /// calling thread, then starts one background thread that keeps it fresh.
+    /// Connects to a Flipt server: validates `options`, starts one background thread that
+    /// fetches the first snapshot and then keeps it fresh, and waits for that first fetch at
+    /// most [`ClientOptions::initial_fetch_timeout`] (default 5 s).
     ///
-    /// Errors: [`Error::Validation`] for bad options (URL, TLS files or PEM, zero interval,
-    /// a seed that is not a snapshot of this namespace); under [`ErrorStrategy::Fail`], the
-    /// first fetch's error. Under [`ErrorStrategy::Fallback`] a failed first fetch is logged
-    /// and the client starts from the seed, or from an empty snapshot.
+    /// Under [`ErrorStrategy::Fallback`] with a seed or a persisted snapshot, `new` does not
+    /// wait at all: it returns at once, evaluating the seed until the first fetch succeeds.
+    ///
+    /// Errors: [`Error::Validation`] for bad options (URL, TLS files or PEM, intervals,
+    /// control characters, a seed that is not a snapshot of this namespace); under
+    /// [`ErrorStrategy::Fail`], the first fetch's error, or a [`ServerErrorKind::Timeout`]
+    /// error when the deadline passes first. Under [`ErrorStrategy::Fallback`] a failed or
+    /// late first fetch is logged and the client starts from the seed, the persisted file, or
+    /// an empty snapshot.
     ///
     /// ```no_run
     /// use flipt_client::{Authentication, ClientOptions, FliptClient};
@@ -95,6 +103,7 @@ impl FliptClient {
             path: path.clone(),
             namespace: options.namespace.clone(),
             environment: options.environment.clone(),
+            limit: options.max_snapshot_size,
         });
         if let Some(p) = &persist {
             p.validate()?;
@@ -129,44 +138,63 @@ impl FliptClient {
         let store = Arc::new(Store::new(Arc::new(initial), source));
         let auth = Arc::new(RwLock::new(options.authentication.clone()));
         let stop = Arc::new(Stop::default());
-        let mut fetcher = Fetcher::new(&options, Arc::clone(&auth), Arc::clone(&stop))?;
-
+        let fetcher = Fetcher::new(&options, Arc::clone(&auth), Arc::clone(&stop))?;
         let updater = Updater {
             store: Arc::clone(&store),
             strategy: options.error_strategy,
             persist,
+            namespace: options.namespace.clone(),
+            stop: Arc::clone(&stop),
+            last: None,
         };
-        match fetcher.fetch() {
-            Ok(fetched @ Fetched::Snapshot(_)) => updater.apply(Ok(fetched)),
-            Ok(Fetched::NotModified) => {}
-            Err(e) if options.error_strategy == ErrorStrategy::Fail => return Err(e),
-            Err(e) => {
-                log::warn!(
-                    "flipt: initial fetch failed, starting from the {source:?} snapshot: {e}"
-                );
-                store.record_error(e);
-            }
-        }
-        let poller = Poller::start(
+        let (poller, first) = Poller::start(
             fetcher,
             updater,
             stop,
             options.fetch_mode,
             options.update_interval,
         )?;
-        Ok(FliptClient {
+        let client = FliptClient {
             inner: Arc::new(Inner {
                 namespace: Arc::from(options.namespace.as_str()),
                 store,
                 auth: Some(auth),
                 poller: Mutex::new(Some(poller)),
             }),
-        })
+        };
+        let fallback = options.error_strategy == ErrorStrategy::Fallback;
+        if fallback && source != SnapshotSource::Empty {
+            // Start from what we have; the first fetch runs on the update thread.
+            return Ok(client);
+        }
+        let deadline = options.initial_fetch_timeout;
+        let failure = match first.recv_timeout(deadline) {
+            Ok(Ok(())) => return Ok(client),
+            Ok(Err(e)) => e,
+            Err(RecvTimeoutError::Timeout) => Error::server(
+                ServerErrorKind::Timeout,
+                format!("no snapshot within the initial_fetch_timeout of {deadline:?}"),
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                Error::Internal("the update thread ended before its first fetch".into())
+            }
+        };
+        if fallback {
+            log::warn!(
+                "flipt: initial fetch failed, starting from the {source:?} snapshot: {failure}"
+            );
+            Ok(client)
+        } else {
+            // Dropping the client closes the update thread (without waiting on the network).
+            Err(failure)
+        }
     }
 
-    /// Stops the background thread and waits for it: promptly, even in the middle of a
-    /// backoff sleep, a request or an idle stream. Evaluations keep working on the last
-    /// snapshot. Idempotent; also done when the last clone of the client is dropped.
+    /// Stops the background thread: wakes it from any sleep and cuts any connection it holds.
+    /// Returns within about 50 ms in every state: a thread blocked in a connect or a TLS
+    /// handshake is left to exit on its own and can no longer change the snapshot.
+    /// Evaluations keep working on the last snapshot. Idempotent; also done when the last
+    /// clone of the client is dropped.
     pub fn close(&self) {
         let poller = self
             .inner
@@ -176,6 +204,29 @@ impl FliptClient {
             .take();
         if let Some(mut p) = poller {
             p.close();
+        }
+    }
+
+    /// Asks the update thread to fetch the snapshot now instead of at the end of the current
+    /// `update_interval` (in streaming mode: to reconnect now if it is waiting to). Returns at
+    /// once; watch [`FliptClient::generation`] or [`FliptClient::subscribe`] for the result. A
+    /// no-op for offline and closed clients.
+    ///
+    /// ```no_run
+    /// # let client = flipt_client::FliptClient::new(flipt_client::ClientOptions::new())?;
+    /// // e.g. on SIGHUP, or after an admin changed a flag
+    /// client.refresh();
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn refresh(&self) {
+        if let Some(p) = self
+            .inner
+            .poller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            p.refresh();
         }
     }
 
@@ -260,7 +311,7 @@ impl FliptClient {
     pub fn flag(&self, flag_key: &str) -> FlagHandle {
         FlagHandle {
             client: self.clone(),
-            key: flag_key.into(),
+            key: FlagKey::from(flag_key),
             cache: Cell::new(None),
         }
     }
@@ -300,7 +351,12 @@ impl FliptClient {
         Ok(FliptClient::from_snapshot(Snapshot::parse(text)?))
     }
 
-    /// A client from a snapshot file in any format [`Snapshot::parse`] accepts.
+    /// A client from a snapshot file in any format [`Snapshot::parse`] accepts, of at most
+    /// [`ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE`] (64 MiB; read larger files yourself and
+    /// use [`Snapshot::parse_bytes`]).
+    ///
+    /// Errors: [`Error::Io`] if the file cannot be read (its `source()` is the
+    /// [`std::io::Error`]) or is over the limit, [`Error::Snapshot`] if it is not a snapshot.
     ///
     /// ```no_run
     /// let client = flipt_client::FliptClient::from_snapshot_file("flags.json")?;
@@ -308,9 +364,8 @@ impl FliptClient {
     /// ```
     pub fn from_snapshot_file(path: impl AsRef<Path>) -> Result<FliptClient, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Validation(format!("cannot read snapshot file {}: {e}", path.display()))
-        })?;
+        let bytes = read_limited(path, ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE)
+            .map_err(|e| Error::io(format!("cannot read snapshot file {}", path.display()), e))?;
         Ok(FliptClient::from_snapshot(Snapshot::parse_bytes(&bytes)?))
     }
 
@@ -365,6 +420,57 @@ impl FliptClient {
             entity_id,
             context,
         )
+    }
+
+    /// [`FliptClient::evaluate_boolean`], or `default` when it would fail (a missing flag, a
+    /// variant flag, a stored update error). Never fails and never allocates.
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// assert!(client.evaluate_boolean_or("new-search", "user-5", &(), false));
+    /// assert!(client.evaluate_boolean_or("no-such-flag", "user-5", &(), true));
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn evaluate_boolean_or<C: Context + ?Sized>(
+        &self,
+        flag_key: &str,
+        entity_id: &str,
+        context: &C,
+        default: bool,
+    ) -> bool {
+        self.inner
+            .store
+            .try_load()
+            .and_then(|s| {
+                eval::boolean_opt(&s, &self.inner.namespace, flag_key, entity_id, context)
+            })
+            .unwrap_or(default)
+    }
+
+    /// [`FliptClient::evaluate_variant`], or `default` when it would fail (a missing flag, a
+    /// boolean flag, a stored update error). Never fails and never allocates.
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let ctx = [("plan", "pro"), ("age", "30")];
+    /// assert_eq!(client.evaluate_variant_or("checkout-theme", "user-1", &ctx, "plain").variant_key(), "blue");
+    /// let missing = client.evaluate_variant_or("no-such-flag", "user-1", &ctx, "plain");
+    /// assert!(missing.is_default());
+    /// assert_eq!(missing.variant_key(), "plain");
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn evaluate_variant_or<'d, C: Context + ?Sized>(
+        &self,
+        flag_key: &str,
+        entity_id: &str,
+        context: &C,
+        default: &'d str,
+    ) -> VariantOr<'d> {
+        self.inner
+            .store
+            .try_load()
+            .and_then(|s| eval::variant_opt(s, &self.inner.namespace, flag_key, entity_id, context))
+            .map_or(VariantOr::Default(default), VariantOr::Evaluated)
     }
 
     /// Evaluates several flags against one snapshot. Each flag is evaluated by its own type;
@@ -472,7 +578,7 @@ impl FliptClient {
 #[derive(Clone)]
 pub struct FlagHandle {
     client: FliptClient,
-    key: Box<str>,
+    key: FlagKey,
     /// Generation of the snapshot the position was resolved in, and the position (`None`:
     /// not in that snapshot).
     cache: Cell<Option<(u64, Option<u32>)>>,
@@ -492,15 +598,13 @@ impl FlagHandle {
         &self.key
     }
 
-    /// The current snapshot and the flag's position in it.
+    /// The flag's position in `snapshot` (of generation `generation`), from the cache.
     #[inline]
-    fn resolve(&self) -> Result<(Arc<Snapshot>, u32), Error> {
-        let inner = &self.client.inner;
-        let (snapshot, generation) = inner.store.load_with_generation()?;
-        let pos = match self.cache.get() {
+    fn position(&self, snapshot: &Snapshot, generation: u64) -> Option<u32> {
+        match self.cache.get() {
             Some((g, pos)) if g == generation => pos,
             _ => {
-                let pos = if snapshot.namespace() == &*inner.namespace {
+                let pos = if snapshot.namespace() == &*self.client.inner.namespace {
                     snapshot.flag(&self.key).map(|(i, _)| i)
                 } else {
                     None
@@ -508,26 +612,36 @@ impl FlagHandle {
                 self.cache.set(Some((generation, pos)));
                 pos
             }
+        }
+    }
+
+    /// The current snapshot and the flag's position, if the flag has type `want`. Errors
+    /// share the handle's key and the client's namespace: no allocation.
+    #[inline]
+    fn resolve_as(&self, want: crate::FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
+        let (snapshot, generation) = self.client.inner.store.load_with_generation()?;
+        let Some(pos) = self.position(&snapshot, generation) else {
+            return Err(Error::FlagNotFound {
+                namespace: Arc::clone(&self.client.inner.namespace),
+                flag_key: self.key.clone(),
+            });
         };
-        match pos {
-            Some(p) => Ok((snapshot, p)),
-            None => Err(Error::FlagNotFound {
-                namespace: inner.namespace.to_string(),
-                flag_key: self.key.to_string(),
+        match snapshot.heads.get(pos as usize) {
+            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
+            _ => Err(Error::WrongFlagType {
+                flag_key: self.key.clone(),
+                expected: want,
             }),
         }
     }
 
-    /// The current snapshot and the flag's position, if the flag has type `want`.
-    fn resolve_as(&self, want: crate::FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
-        let (snapshot, pos) = self.resolve()?;
-        match snapshot.heads.get(pos as usize) {
-            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
-            _ => Err(Error::WrongFlagType {
-                flag_key: self.key.to_string(),
-                expected: want,
-            }),
-        }
+    /// Like `resolve_as`, but `None` instead of an error.
+    #[inline]
+    fn try_resolve_as(&self, want: crate::FlagType) -> Option<(Arc<Snapshot>, u32)> {
+        let (snapshot, generation) = self.client.inner.store.try_load_with_generation()?;
+        let pos = self.position(&snapshot, generation)?;
+        let head = snapshot.heads.get(pos as usize)?;
+        (head.boolean == (want == crate::FlagType::Boolean)).then_some((snapshot, pos))
     }
 
     /// [`FliptClient::evaluate_variant`] for this flag.
@@ -548,5 +662,31 @@ impl FlagHandle {
     ) -> Result<BooleanEvaluation, Error> {
         let (snapshot, pos) = self.resolve_as(crate::FlagType::Boolean)?;
         eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
+    }
+
+    /// [`FliptClient::evaluate_variant_or`] for this flag: never fails, never allocates.
+    pub fn evaluate_variant_or<'d, C: Context + ?Sized>(
+        &self,
+        entity_id: &str,
+        context: &C,
+        default: &'d str,
+    ) -> VariantOr<'d> {
+        self.try_resolve_as(crate::FlagType::Variant)
+            .and_then(|(snapshot, pos)| eval::variant_at(snapshot, pos, entity_id, context).ok())
+            .map_or(VariantOr::Default(default), VariantOr::Evaluated)
+    }
+
+    /// [`FliptClient::evaluate_boolean_or`] for this flag: never fails, never allocates.
+    pub fn evaluate_boolean_or<C: Context + ?Sized>(
+        &self,
+        entity_id: &str,
+        context: &C,
+        default: bool,
+    ) -> bool {
+        self.try_resolve_as(crate::FlagType::Boolean)
+            .and_then(|(snapshot, pos)| {
+                eval::boolean_at(snapshot, pos, &self.key, entity_id, context).ok()
+            })
+            .map_or(default, |r| r.is_enabled())
     }
 }

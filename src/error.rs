@@ -6,6 +6,27 @@
 //! path of the offending field.
 
 use std::fmt;
+use std::sync::Arc;
+
+/// Longest error text kept from outside input (a server's message, a parse diagnosis): longer
+/// texts are cut at a character boundary and marked, so that a hostile or broken server cannot
+/// make every stored error, clone and log line megabytes long.
+pub const MAX_ERROR_TEXT: usize = 1024;
+
+/// `text`, cut to at most [`MAX_ERROR_TEXT`] bytes plus a marker.
+pub(crate) fn capped(text: impl Into<String>) -> String {
+    let mut text = text.into();
+    if text.len() > MAX_ERROR_TEXT {
+        let mut end = MAX_ERROR_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let dropped = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("... ({dropped} more bytes)"));
+    }
+    text
+}
 
 /// The class of an [`Error`], matching the official engine's error kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +45,8 @@ pub enum ErrorKind {
     Validation,
     /// An internal failure such as a poisoned lock. Prefix `internal error: `.
     Internal,
+    /// A file could not be read. Prefix `io error: `.
+    Io,
 }
 
 impl ErrorKind {
@@ -36,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Server => "server error: ",
             ErrorKind::Validation => "invalid option: ",
             ErrorKind::Internal => "internal error: ",
+            ErrorKind::Io => "io error: ",
         }
     }
 }
@@ -84,16 +108,19 @@ impl FlagType {
 #[non_exhaustive]
 pub enum Error {
     /// The flag is not in the snapshot, or the snapshot belongs to another namespace.
+    ///
+    /// Building this error allocates nothing for keys of up to [`FlagKey::INLINE`] bytes, and
+    /// nothing at all through a [`crate::FlagHandle`].
     FlagNotFound {
-        /// The namespace the client evaluates in.
-        namespace: String,
+        /// The namespace the client evaluates in (shared with the client).
+        namespace: Arc<str>,
         /// The requested flag key.
-        flag_key: String,
+        flag_key: FlagKey,
     },
     /// A variant evaluation of a boolean flag, or the reverse.
     WrongFlagType {
         /// The requested flag key.
-        flag_key: String,
+        flag_key: FlagKey,
         /// The type the called method needs.
         expected: FlagType,
     },
@@ -134,8 +161,11 @@ pub enum Error {
     Snapshot(SnapshotError),
     /// An invalid option or argument.
     Validation(String),
-    /// The Flipt server could not be reached or answered with an error.
-    Server(String),
+    /// The Flipt server could not be reached or answered with an error; the
+    /// [`ServerError::kind`] tells which.
+    Server(ServerError),
+    /// A file could not be read; [`std::error::Error::source`] is the [`std::io::Error`].
+    Io(IoError),
     /// A failure inside this library.
     Internal(String),
 }
@@ -155,6 +185,7 @@ impl Error {
             Error::Validation(_) => ErrorKind::Validation,
             Error::Server(_) => ErrorKind::Server,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Io(_) => ErrorKind::Io,
         }
     }
 }
@@ -194,7 +225,9 @@ impl fmt::Display for Error {
                 write!(f, "{list} rank: {rank} detected out of order")
             }
             Error::Snapshot(e) => fmt::Display::fmt(e, f),
-            Error::Validation(m) | Error::Server(m) | Error::Internal(m) => f.write_str(m),
+            Error::Server(e) => f.write_str(&e.message),
+            Error::Io(e) => write!(f, "{}: {}", e.context, e.source),
+            Error::Validation(m) | Error::Internal(m) => f.write_str(m),
         }
     }
 }
@@ -203,8 +236,247 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Snapshot(e) => Some(e),
+            Error::Io(e) => Some(&*e.source),
             _ => None,
         }
+    }
+}
+
+impl Error {
+    /// A server error of `kind` with the engine's `message` (capped at [`MAX_ERROR_TEXT`]).
+    pub(crate) fn server(kind: ServerErrorKind, message: impl Into<String>) -> Error {
+        Error::Server(ServerError {
+            kind,
+            message: capped(message),
+        })
+    }
+
+    /// The error returned once the client is closed.
+    pub(crate) fn closed() -> Error {
+        Error::server(ServerErrorKind::Closed, "client closed")
+    }
+
+    /// A failed read of `path`.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io(IoError {
+            context: context.into(),
+            source: Arc::new(source),
+        })
+    }
+
+    /// The server error inside, if this is one.
+    pub fn as_server(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong talking to the server; see [`ServerError::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerErrorKind {
+    /// The server answered with this HTTP status (not 2xx, or 304 to an unconditional request).
+    Status(u16),
+    /// A timeout: connecting, waiting for the response, reading the body, or the startup
+    /// deadline ([`crate::ClientOptions::initial_fetch_timeout`]).
+    Timeout,
+    /// The connection could not be made or broke before a response: refused, reset, the host
+    /// not found.
+    Connect,
+    /// The TLS handshake failed, e.g. the certificate did not verify. Never retried.
+    Tls,
+    /// The response body could not be read: cut short, or over the size limit.
+    Body,
+    /// A redirect that is not followed: from https to http, too many, or without a location.
+    Redirect,
+    /// The client was closed while the request was under way.
+    Closed,
+    /// Anything else.
+    Other,
+}
+
+/// A failure talking to the Flipt server: its [`kind`](ServerError::kind) for programs, and the
+/// official engine's text for people (`Display` of the enclosing [`Error`]).
+///
+/// ```
+/// use flipt_client::{ClientOptions, ErrorStrategy, FliptClient, ServerErrorKind};
+/// use std::time::Duration;
+///
+/// // Nothing listens on port 9 of this machine: the connection is refused.
+/// let err = FliptClient::new(
+///     ClientOptions::new()
+///         .url("http://127.0.0.1:9")
+///         .retry_backoff(Duration::from_millis(1)),
+/// )
+/// .unwrap_err();
+/// assert_eq!(err.as_server().map(|e| e.kind()), Some(ServerErrorKind::Connect));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    kind: ServerErrorKind,
+    message: String,
+}
+
+impl ServerError {
+    /// What kind of failure this was.
+    pub fn kind(&self) -> ServerErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status the server answered with, for [`ServerErrorKind::Status`].
+    pub fn status(&self) -> Option<u16> {
+        match self.kind {
+            ServerErrorKind::Status(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The engine's text, without the `server error: ` prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A file that could not be read, e.g. a missing snapshot file. The [`std::io::Error`] is
+/// the `source()` of the enclosing [`Error`].
+///
+/// ```
+/// use flipt_client::{Error, FliptClient};
+/// use std::error::Error as _;
+///
+/// let err = FliptClient::from_snapshot_file("/no/such/file.json").unwrap_err();
+/// assert!(matches!(&err, Error::Io(e) if e.io_kind() == std::io::ErrorKind::NotFound));
+/// let source = err.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+/// assert_eq!(source.map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+/// ```
+#[derive(Debug, Clone)]
+pub struct IoError {
+    context: String,
+    source: Arc<std::io::Error>,
+}
+
+impl IoError {
+    /// The `std::io::ErrorKind` of the failure.
+    pub fn io_kind(&self) -> std::io::ErrorKind {
+        self.source.kind()
+    }
+
+    /// What was being done, e.g. `cannot read snapshot file flags.json`.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+}
+
+impl PartialEq for IoError {
+    fn eq(&self, other: &Self) -> bool {
+        self.context == other.context && self.source.kind() == other.source.kind()
+    }
+}
+
+/// A flag key held by an error. Keys of up to [`FlagKey::INLINE`] bytes are stored inline and
+/// longer ones shared, so that reporting a missing flag allocates nothing for the usual key
+/// lengths, and nothing at all through a [`crate::FlagHandle`]. Reads as a `&str`.
+///
+/// ```
+/// use flipt_client::FlagKey;
+/// let key = FlagKey::from("new-search");
+/// assert_eq!(key, "new-search");
+/// assert_eq!(key.len(), 10);
+/// ```
+#[derive(Clone)]
+pub struct FlagKey(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline {
+        len: u8,
+        bytes: [u8; FlagKey::INLINE],
+    },
+    Shared(Arc<str>),
+}
+
+impl FlagKey {
+    /// Longest key stored without allocating.
+    pub const INLINE: usize = 30;
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // The bytes were copied from a `str` whole, so they are UTF-8; the fallback is
+            // never taken.
+            KeyRepr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or_default()
+            }
+            KeyRepr::Shared(s) => s,
+        }
+    }
+}
+
+impl From<&str> for FlagKey {
+    fn from(key: &str) -> Self {
+        if key.len() <= FlagKey::INLINE {
+            let mut bytes = [0u8; FlagKey::INLINE];
+            bytes[..key.len()].copy_from_slice(key.as_bytes());
+            FlagKey(KeyRepr::Inline {
+                len: key.len() as u8,
+                bytes,
+            })
+        } else {
+            FlagKey(KeyRepr::Shared(Arc::from(key)))
+        }
+    }
+}
+
+impl std::ops::Deref for FlagKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for FlagKey {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for FlagKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for FlagKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for FlagKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for FlagKey {}
+
+impl PartialEq<str> for FlagKey {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FlagKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for FlagKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
     }
 }
 
@@ -233,15 +505,15 @@ pub struct SnapshotError {
 impl SnapshotError {
     pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         SnapshotError {
-            path: Some(path.into()),
-            message: message.into(),
+            path: Some(capped(path)),
+            message: capped(message),
         }
     }
 
     pub(crate) fn whole(message: impl Into<String>) -> Self {
         SnapshotError {
             path: None,
-            message: message.into(),
+            message: capped(message),
         }
     }
 

@@ -35,7 +35,10 @@ mod snapshot;
 mod store;
 
 pub use client::{FlagHandle, FliptClient};
-pub use error::{Error, ErrorKind, FlagType, RankList, SnapshotError};
+pub use error::{
+    Error, ErrorKind, FlagKey, FlagType, IoError, RankList, ServerError, ServerErrorKind,
+    SnapshotError, MAX_ERROR_TEXT,
+};
 pub use eval::bucket::crc32;
 pub use eval::context::Context;
 pub use eval::explain::{
@@ -44,7 +47,7 @@ pub use eval::explain::{
 pub use eval::json::{envelope, flags_json};
 pub use eval::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
-    Reason, SegmentKeys, VariantEvaluation,
+    Reason, SegmentKeys, VariantEvaluation, VariantOr,
 };
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
 pub use snapshot::changes::SnapshotChange;

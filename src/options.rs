@@ -226,9 +226,22 @@ pub struct ClientOptions {
     pub environment: String,
     /// Optional reference (`?reference=`), for servers that support it.
     pub reference: Option<String>,
-    /// Total time allowed for one snapshot request (connect, headers and body); `None` = no
-    /// limit. Polling only: a stream stays open indefinitely.
+    /// Total time allowed for one snapshot request (connect, headers and body), default 30 s
+    /// as in the official engine; `None` = no limit. For a stream it bounds the wait for the
+    /// response headers; an open stream then stays open indefinitely.
     pub request_timeout: Option<Duration>,
+    /// Time allowed to open a connection, TLS handshake included (default 10 s).
+    pub connect_timeout: Duration,
+    /// How long [`crate::FliptClient::new`] waits for the first snapshot, retries included
+    /// (default 5 s). Under [`ErrorStrategy::Fail`] a first fetch that has not succeeded by then
+    /// fails construction with a timeout; under [`ErrorStrategy::Fallback`] the client starts
+    /// from its seed, persisted file or an empty snapshot and the fetch goes on in the
+    /// background. Under `Fallback` with a seed or a persisted file `new` does not wait at all.
+    pub initial_fetch_timeout: Duration,
+    /// Largest snapshot accepted: a response body, a stream line or a persisted file
+    /// (default [`ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE`], 64 MiB). A body whose
+    /// `Content-Length` says more is refused before it is read.
+    pub max_snapshot_size: u64,
     /// Polling period (default 120 s).
     pub update_interval: Duration,
     /// Credentials, if the server requires them.
@@ -256,7 +269,10 @@ impl Default for ClientOptions {
             namespace: "default".into(),
             environment: "default".into(),
             reference: None,
-            request_timeout: None,
+            request_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Duration::from_secs(10),
+            initial_fetch_timeout: Duration::from_secs(5),
+            max_snapshot_size: ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE,
             update_interval: Duration::from_secs(120),
             authentication: None,
             fetch_mode: FetchMode::Polling,
@@ -272,11 +288,14 @@ impl Default for ClientOptions {
 impl fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientOptions")
-            .field("url", &self.url)
+            .field("url", &redacted_url(&self.url))
             .field("namespace", &self.namespace)
             .field("environment", &self.environment)
             .field("reference", &self.reference)
             .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("initial_fetch_timeout", &self.initial_fetch_timeout)
+            .field("max_snapshot_size", &self.max_snapshot_size)
             .field("update_interval", &self.update_interval)
             .field("authentication", &self.authentication)
             .field("fetch_mode", &self.fetch_mode)
@@ -295,7 +314,46 @@ impl fmt::Debug for ClientOptions {
     }
 }
 
+/// `url` with any password replaced by `***`, for messages, logs and `Debug`.
+pub(crate) fn redacted_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else {
+        return url.into();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.into();
+    };
+    let user = match authority[..at].split_once(':') {
+        Some((user, _password)) => user,
+        None => return url.into(),
+    };
+    format!(
+        "{}{user}:***{}",
+        &url[..scheme_end + 3],
+        &url[scheme_end + 3 + at..]
+    )
+    .into()
+}
+
+/// Rejects CR, LF and other control characters, which have no place in a header or a path.
+fn no_control_characters(what: &str, value: &str) -> Result<(), Error> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::Validation(format!(
+            "{what} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
 impl ClientOptions {
+    /// The default of [`ClientOptions::max_snapshot_size`]: 64 MiB.
+    pub const DEFAULT_MAX_SNAPSHOT_SIZE: u64 = 64 * 1024 * 1024;
+
+    /// The shortest [`ClientOptions::update_interval`] accepted: 1 s.
+    pub const MIN_UPDATE_INTERVAL: Duration = Duration::from_secs(1);
+
     /// The defaults of the official SDKs.
     pub fn new() -> Self {
         ClientOptions::default()
@@ -325,13 +383,35 @@ impl ClientOptions {
         self
     }
 
-    /// Sets the total timeout of one snapshot request.
+    /// Sets the total timeout of one snapshot request (default 30 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
         self
     }
 
-    /// Sets the polling period.
+    /// Sets the timeout of opening a connection, TLS handshake included (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long construction waits for the first snapshot (default 5 s); see
+    /// [`ClientOptions::initial_fetch_timeout`](struct.ClientOptions.html#structfield.initial_fetch_timeout).
+    /// Zero is allowed under [`ErrorStrategy::Fallback`]: `new` then never waits.
+    pub fn initial_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.initial_fetch_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest snapshot accepted from the server or the persisted file, in bytes
+    /// (default 64 MiB).
+    pub fn max_snapshot_size(mut self, bytes: u64) -> Self {
+        self.max_snapshot_size = bytes;
+        self
+    }
+
+    /// Sets the polling period (default 120 s, at least 1 s; use
+    /// [`crate::FliptClient::refresh`] to fetch at once).
     pub fn update_interval(mut self, interval: Duration) -> Self {
         self.update_interval = interval;
         self
@@ -367,7 +447,7 @@ impl ClientOptions {
         self
     }
 
-    /// Sets the base delay of retry backoff.
+    /// Sets the base delay of retry backoff (default 1 s; must be greater than zero).
     pub fn retry_backoff(mut self, base: Duration) -> Self {
         self.retry_backoff = base;
         self
@@ -388,25 +468,74 @@ impl ClientOptions {
         if self.namespace.is_empty() {
             return Err(Error::Validation("namespace is empty".into()));
         }
-        if self.update_interval.is_zero() {
+        no_control_characters("namespace", &self.namespace)?;
+        no_control_characters("environment", &self.environment)?;
+        if let Some(r) = &self.reference {
+            no_control_characters("reference", r)?;
+        }
+        if self.update_interval < ClientOptions::MIN_UPDATE_INTERVAL {
+            return Err(Error::Validation(format!(
+                "update_interval must be at least 1s, not {:?} (use FliptClient::refresh to fetch at once)",
+                self.update_interval
+            )));
+        }
+        if self.retry_backoff.is_zero() {
             return Err(Error::Validation(
-                "update_interval must be greater than zero".into(),
+                "retry_backoff must be greater than zero".into(),
             ));
         }
         const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
-        if self.update_interval > YEAR || self.request_timeout.is_some_and(|t| t > YEAR) {
-            return Err(Error::Validation(
-                "update_interval and request_timeout must be at most a year".into(),
-            ));
+        let too_long = [
+            ("update_interval", Some(self.update_interval)),
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", Some(self.connect_timeout)),
+            ("initial_fetch_timeout", Some(self.initial_fetch_timeout)),
+            ("retry_backoff", Some(self.retry_backoff)),
+        ];
+        for (name, value) in too_long {
+            if value.is_some_and(|v| v > YEAR) {
+                return Err(Error::Validation(format!("{name} must be at most a year")));
+            }
         }
         if self.request_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Validation(
                 "request_timeout must be greater than zero (leave it unset for no limit)".into(),
             ));
         }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::Validation(
+                "connect_timeout must be greater than zero".into(),
+            ));
+        }
+        if self.initial_fetch_timeout.is_zero() && self.error_strategy == ErrorStrategy::Fail {
+            return Err(Error::Validation(
+                "initial_fetch_timeout of zero fails every start under ErrorStrategy::Fail".into(),
+            ));
+        }
+        if self.max_snapshot_size == 0 {
+            return Err(Error::Validation(
+                "max_snapshot_size must be greater than zero".into(),
+            ));
+        }
         if let Some(auth) = &self.authentication {
             auth.validate()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redacted_url("http://user:pa:ss@h:8080/x?a=b@c"),
+            "http://user:***@h:8080/x?a=b@c"
+        );
+        assert_eq!(redacted_url("https://user@h/"), "https://user@h/");
+        assert_eq!(redacted_url("http://h/p@q"), "http://h/p@q");
+        assert_eq!(redacted_url("no scheme"), "no scheme");
     }
 }

@@ -1,15 +1,19 @@
 //! Snapshot persistence: every snapshot from the server is written to a file atomically (a
 //! temporary file in the same directory, fsync, rename), and a client that cannot reach its
-//! server starts from that file. A corrupt, truncated or foreign file is reported and ignored.
+//! server starts from that file. A corrupt, truncated, oversized or foreign file is reported
+//! and ignored.
+//!
+//! The temporary file is created exclusively under a random name (`O_CREAT | O_EXCL`, which
+//! never follows a symlink), readable by its owner only; the rename replaces a symlink planted
+//! at the final path instead of writing through it.
 
 use crate::error::Error;
 use crate::eval::bucket::crc32;
 use crate::snapshot::export::write_str;
 use crate::snapshot::Snapshot;
 use miniserde::Deserialize;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const FORMAT: &str = "flipt-client-snapshot/1";
 
@@ -28,6 +32,8 @@ pub(crate) struct Persist {
     pub path: PathBuf,
     pub namespace: String,
     pub environment: String,
+    /// Largest file read (`max_snapshot_size`).
+    pub limit: u64,
 }
 
 fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
@@ -56,7 +62,7 @@ impl Persist {
 
     /// The persisted snapshot; `Ok(None)` when there is no file yet.
     pub fn load(&self) -> Result<Option<Snapshot>, Error> {
-        let bytes = match std::fs::read(&self.path) {
+        let bytes = match read_limited(&self.path, self.limit) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(invalid(&self.path, e)),
@@ -114,19 +120,17 @@ impl Persist {
     }
 
     fn write_atomically(&self, bytes: &[u8]) -> Result<(), Error> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = self.dir().join(format!(
-            ".{name}.tmp.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
+            ".{name}.tmp.{:016x}",
+            crate::net::http::random_u64()
         ));
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = create_private(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
             drop(f);
@@ -137,9 +141,85 @@ impl Persist {
             }
             Ok::<(), std::io::Error>(())
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = &result {
+            // Only a file we created is removed: `AlreadyExists` means someone else's.
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                let _ = std::fs::remove_file(&tmp);
+            }
         }
         result.map_err(|e| invalid(&self.path, format!("cannot write: {e}")))
+    }
+}
+
+/// Creates `path` for writing; fails if anything (a file, a symlink) is already there. Owner
+/// read and write only, where the platform has Unix permissions.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// The contents of `path`, refusing a file larger than `limit` bytes without reading it all.
+pub(crate) fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let too_large = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("file of {size} bytes or more exceeds the limit of {limit} bytes"),
+        )
+    };
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // The file may grow while it is read: never take more than the limit.
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "flipt-persist-{name}-{}-{:x}",
+            std::process::id(),
+            crate::net::http::random_u64()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_unread() {
+        let d = dir("limit");
+        let path = d.join("big");
+        std::fs::write(&path, vec![b'x'; 100]).unwrap();
+        assert_eq!(read_limited(&path, 100).unwrap().len(), 100);
+        let e = read_limited(&path, 99).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("limit of 99 bytes"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn create_private_never_writes_through_an_existing_path() {
+        let d = dir("excl");
+        let path = d.join("taken");
+        std::fs::write(&path, b"keep").unwrap();
+        let e = create_private(&path).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"keep");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

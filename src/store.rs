@@ -37,7 +37,7 @@ pub struct Health {
     pub installed_at: SystemTime,
     /// When the server last answered successfully (a new snapshot or "not modified").
     pub last_success: Option<SystemTime>,
-    /// The last update failure and when it happened.
+    /// The last update failure and when it happened; cleared by the next success.
     pub last_error: Option<(SystemTime, Error)>,
 }
 
@@ -107,9 +107,16 @@ impl Store {
         h
     }
 
-    /// The server answered "not modified".
+    /// The server answered, confirming the snapshot we hold ("not modified", or the same
+    /// bytes again): the last error is over.
     pub fn record_check(&self) {
-        self.health_mut().last_success = Some(SystemTime::now());
+        {
+            let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+            cur.error = None;
+        }
+        let mut h = self.health_mut();
+        h.last_success = Some(SystemTime::now());
+        h.last_error = None;
     }
 
     pub fn record_error(&self, error: Error) {
@@ -134,6 +141,26 @@ impl Store {
         match &cur.error {
             None => Ok((Arc::clone(&cur.snapshot), cur.generation)),
             Some(e) => Err(stored_error(e)),
+        }
+    }
+
+    /// The current snapshot, or `None` when an error is stored (no error is built).
+    #[inline]
+    pub fn try_load(&self) -> Option<Arc<Snapshot>> {
+        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+        match &cur.error {
+            None => Some(Arc::clone(&cur.snapshot)),
+            Some(_) => None,
+        }
+    }
+
+    /// The current snapshot and its generation, or `None` when an error is stored.
+    #[inline]
+    pub fn try_load_with_generation(&self) -> Option<(Arc<Snapshot>, u64)> {
+        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+        match &cur.error {
+            None => Some((Arc::clone(&cur.snapshot), cur.generation)),
+            Some(_) => None,
         }
     }
 
@@ -164,16 +191,20 @@ impl Store {
         h.installed_at = now;
         if source == SnapshotSource::Server {
             h.last_success = Some(now);
+            h.last_error = None;
         }
         old
     }
 
-    /// Installs `snapshot` and tells the listeners what changed. Returns the previous
-    /// snapshot, for the caller to free.
+    /// Installs `snapshot` and tells the listeners what changed, if any flag did. Returns the
+    /// previous snapshot, for the caller to free.
     pub fn install(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
         let old = self.swap_from(Arc::clone(&snapshot), source);
         if self.has_listeners() {
-            self.notify(&SnapshotChange::between(&old, &snapshot, self.generation()));
+            let change = SnapshotChange::between(&old, &snapshot, self.generation());
+            if !change.is_empty() {
+                self.notify(&change);
+            }
         }
         old
     }

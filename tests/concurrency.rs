@@ -25,12 +25,8 @@ fn readers_see_whole_snapshots_while_the_poller_swaps() {
             Box::new(Reply::snapshot(&body, &format!("v{n}"))),
         )
     });
-    let client = FliptClient::new(
-        ClientOptions::new()
-            .url(server.url())
-            .update_interval(Duration::from_millis(1)),
-    )
-    .unwrap();
+    let client = FliptClient::new(ClientOptions::new().url(server.url())).unwrap();
+    let pump = support::pump(&client);
 
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..8)
@@ -78,6 +74,7 @@ fn readers_see_whole_snapshots_while_the_poller_swaps() {
         std::thread::sleep(Duration::from_millis(10));
     }
     done.store(true, Ordering::Relaxed);
+    drop(pump);
     let results: Vec<(u64, u64)> = readers
         .into_iter()
         .map(|r| r.join().expect("reader panicked"))

@@ -40,12 +40,7 @@ fn a_callback_sees_exactly_the_changed_flags() {
             &format!("{}", text.len() + text.matches("true").count()),
         )
     });
-    let client = FliptClient::new(
-        ClientOptions::new()
-            .url(server.url())
-            .update_interval(Duration::from_millis(10)),
-    )
-    .unwrap();
+    let client = FliptClient::new(ClientOptions::new().url(server.url())).unwrap();
     let seen: Arc<Mutex<Vec<SnapshotChange>>> = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     client.on_change(move |c| s.lock().unwrap().push(c.clone()));
@@ -53,7 +48,10 @@ fn a_callback_sees_exactly_the_changed_flags() {
 
     // Change one flag.
     *body.lock().unwrap() = doc_with("default", &[("a", true), ("b", false), ("c", true)]);
-    assert!(eventually(|| !seen.lock().unwrap().is_empty()));
+    assert!(eventually(|| {
+        client.refresh();
+        !seen.lock().unwrap().is_empty()
+    }));
     let first = seen.lock().unwrap()[0].clone();
     assert_eq!(first.changed, ["b"]);
     assert!(first.added.is_empty() && first.removed.is_empty());
@@ -62,7 +60,10 @@ fn a_callback_sees_exactly_the_changed_flags() {
 
     // Remove one, add one.
     *body.lock().unwrap() = doc_with("default", &[("a", true), ("b", false), ("d", true)]);
-    assert!(eventually(|| seen.lock().unwrap().len() >= 2));
+    assert!(eventually(|| {
+        client.refresh();
+        seen.lock().unwrap().len() >= 2
+    }));
     let second = seen.lock().unwrap()[1].clone();
     assert_eq!(
         (second.added.as_slice(), second.removed.as_slice()),
@@ -108,16 +109,14 @@ fn a_panicking_callback_does_not_stop_updates() {
         let i = k.fetch_add(1, Ordering::SeqCst);
         Reply::snapshot(&doc("default", i % 2 == 0), &i.to_string())
     });
-    let client = FliptClient::new(
-        ClientOptions::new()
-            .url(server.url())
-            .update_interval(Duration::from_millis(5)),
-    )
-    .unwrap();
+    let client = FliptClient::new(ClientOptions::new().url(server.url())).unwrap();
     client.on_change(|_| panic!("listener bug"));
     let start = client.generation();
     assert!(
-        eventually(|| client.generation() >= start + 5),
+        eventually(|| {
+            client.refresh();
+            client.generation() >= start + 5
+        }),
         "the poller kept going"
     );
 }
@@ -130,8 +129,7 @@ fn persisted_client(server: &FakeServer, path: &PathBuf) -> Result<FliptClient, 
             .url(server.url())
             .persist_path(path)
             .error_strategy(ErrorStrategy::Fallback)
-            .retry_backoff(Duration::from_millis(1))
-            .update_interval(Duration::from_millis(10)),
+            .retry_backoff(Duration::from_millis(1)),
     )
 }
 
@@ -148,7 +146,8 @@ fn a_restart_without_the_server_serves_the_persisted_snapshot() {
     let down = FakeServer::start(|_| Reply::status(503));
     let client = persisted_client(&down, &path).unwrap();
     assert_eq!(client.health().source, SnapshotSource::Persisted);
-    assert!(client.health().last_error.is_some());
+    // `new` returned at once from the file; the first fetch fails in the background.
+    assert!(eventually(|| client.health().last_error.is_some()));
     assert!(client.evaluate_boolean("f", "u", &()).unwrap().is_enabled());
     client.close();
 
@@ -222,9 +221,12 @@ fn every_new_snapshot_is_persisted() {
     });
     let client = persisted_client(&server, &path).unwrap();
     on.store(0, Ordering::SeqCst);
-    assert!(eventually(|| client
-        .evaluate_boolean("f", "u", &())
-        .is_ok_and(|r| !r.is_enabled())));
+    assert!(eventually(|| {
+        client.refresh();
+        client
+            .evaluate_boolean("f", "u", &())
+            .is_ok_and(|r| !r.is_enabled())
+    }));
     client.close();
     let down = FakeServer::start(|_| Reply::status(503));
     let client = persisted_client(&down, &path).unwrap();

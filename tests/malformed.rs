@@ -197,8 +197,14 @@ fn engine_seed_errors_name_the_field() {
 #[test]
 fn client_from_file_reports_io_and_parse_errors() {
     let e = FliptClient::from_snapshot_file("/nonexistent/flags.json").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Validation);
-    assert!(e.to_string().contains("/nonexistent/flags.json"));
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.to_string().contains("/nonexistent/flags.json"), "{e}");
+    let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        source.map(|s| s.kind()),
+        Some(std::io::ErrorKind::NotFound),
+        "the io::Error is the source"
+    );
     let dir = std::env::temp_dir().join(format!("flipt-malformed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.json");

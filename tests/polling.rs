@@ -106,10 +106,12 @@ fn etag_and_304_keep_the_snapshot() {
         Some("v1") => Reply::status(304),
         _ => Reply::snapshot(&doc("default", true), "v1"),
     });
-    let client =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
+    let client = FliptClient::new(options(&server)).unwrap();
     let generation = client.generation();
-    assert!(server.wait_for(4, Duration::from_secs(5)));
+    assert!(eventually(|| {
+        client.refresh();
+        server.count() >= 4
+    }));
     let reqs = server.requests();
     assert!(reqs[1..]
         .iter()
@@ -127,11 +129,13 @@ fn polling_picks_up_a_change() {
         let n = v.load(Ordering::SeqCst);
         Reply::snapshot(&doc("default", n == 1), &format!("v{n}"))
     });
-    let client =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(20))).unwrap();
+    let client = FliptClient::new(options(&server)).unwrap();
     assert!(!enabled(&client).unwrap());
     version.store(1, Ordering::SeqCst);
-    assert!(eventually(|| enabled(&client).unwrap()));
+    assert!(eventually(|| {
+        client.refresh();
+        enabled(&client).unwrap()
+    }));
     assert!(client.generation() >= 2);
 }
 
@@ -269,16 +273,14 @@ fn garbage_never_replaces_a_good_snapshot() {
         }
     });
     // fallback: the good snapshot keeps answering, the failure shows in health().
-    let fallback = FliptClient::new(
-        options(&server)
-            .update_interval(Duration::from_millis(10))
-            .error_strategy(ErrorStrategy::Fallback),
-    )
-    .unwrap();
-    let fail =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
+    let fallback =
+        FliptClient::new(options(&server).error_strategy(ErrorStrategy::Fallback)).unwrap();
+    let fail = FliptClient::new(options(&server)).unwrap();
     good.store(0, Ordering::SeqCst);
-    assert!(eventually(|| fallback.health().last_error.is_some()));
+    assert!(eventually(|| {
+        fallback.refresh();
+        fallback.health().last_error.is_some()
+    }));
     assert!(enabled(&fallback).unwrap());
     let (_, e) = fallback.health().last_error.unwrap();
     assert!(
@@ -288,13 +290,19 @@ fn garbage_never_replaces_a_good_snapshot() {
     );
 
     // fail: evaluations report the error until the next good update.
-    assert!(eventually(|| enabled(&fail).is_err()));
+    assert!(eventually(|| {
+        fail.refresh();
+        enabled(&fail).is_err()
+    }));
     let err = enabled(&fail).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidJson);
     assert!(fail.list_flags().is_err());
     assert!(fail.get_snapshot().is_err());
     good.store(1, Ordering::SeqCst);
-    assert!(eventually(|| enabled(&fail).is_ok()));
+    assert!(eventually(|| {
+        fail.refresh();
+        enabled(&fail).is_ok()
+    }));
     assert!(enabled(&fail).unwrap());
 }
 
@@ -307,12 +315,17 @@ fn a_failed_update_clears_the_etag() {
         1 => Reply::status(500),
         _ => Reply::snapshot(&doc("default", false), "B"),
     });
-    let client =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(10))).unwrap();
+    let client = FliptClient::new(options(&server)).unwrap();
     phase.store(1, Ordering::SeqCst);
-    assert!(eventually(|| enabled(&client).is_err()));
+    assert!(eventually(|| {
+        client.refresh();
+        enabled(&client).is_err()
+    }));
     phase.store(2, Ordering::SeqCst);
-    assert!(eventually(|| enabled(&client).ok() == Some(false)));
+    assert!(eventually(|| {
+        client.refresh();
+        enabled(&client).ok() == Some(false)
+    }));
     let reqs = server.requests();
     let first_after_failure = reqs
         .iter()
@@ -372,24 +385,27 @@ fn a_304_to_the_first_request_is_an_error() {
 #[test]
 fn authentication_can_change_between_requests() {
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let client = FliptClient::new(
-        options(&server)
-            .authentication(Authentication::client_token("one"))
-            .update_interval(Duration::from_millis(10)),
-    )
-    .unwrap();
+    let client =
+        FliptClient::new(options(&server).authentication(Authentication::client_token("one")))
+            .unwrap();
     client
         .update_authentication(Some(Authentication::jwt("two")))
         .unwrap();
     let n = server.count();
-    assert!(server.wait_for(n + 2, Duration::from_secs(5)));
+    assert!(eventually(|| {
+        client.refresh();
+        server.count() >= n + 2
+    }));
     assert_eq!(
         server.requests().last().unwrap().header("authorization"),
         Some("JWT two")
     );
     client.update_authentication(None).unwrap();
     let n = server.count();
-    assert!(server.wait_for(n + 2, Duration::from_secs(5)));
+    assert!(eventually(|| {
+        client.refresh();
+        server.count() >= n + 2
+    }));
     assert_eq!(
         server.requests().last().unwrap().header("authorization"),
         None
@@ -504,11 +520,11 @@ fn close_is_prompt_everywhere() {
     });
     let client = FliptClient::new(
         options(&server)
-            .update_interval(Duration::from_millis(1))
             .retry_backoff(Duration::from_secs(3600))
             .error_strategy(ErrorStrategy::Fallback),
     )
     .unwrap();
+    client.refresh();
     assert!(server.wait_for(2, Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(20));
     let t = Instant::now();
@@ -526,8 +542,8 @@ fn close_is_prompt_everywhere() {
             Reply::Delay(Duration::from_secs(3600), Box::new(Reply::status(200)))
         }
     });
-    let client =
-        FliptClient::new(options(&slow).update_interval(Duration::from_millis(1))).unwrap();
+    let client = FliptClient::new(options(&slow)).unwrap();
+    client.refresh();
     assert!(slow.wait_for(2, Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(20));
     let t = Instant::now();
@@ -548,12 +564,14 @@ fn close_is_prompt_everywhere() {
 #[test]
 fn dropping_the_last_clone_stops_the_thread() {
     let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
-    let client =
-        FliptClient::new(options(&server).update_interval(Duration::from_millis(5))).unwrap();
+    let client = FliptClient::new(options(&server)).unwrap();
     let clone = client.clone();
     drop(client);
     assert!(
-        server.wait_for(3, Duration::from_secs(5)),
+        eventually(|| {
+            clone.refresh();
+            server.count() >= 3
+        }),
         "a clone keeps the poller alive"
     );
     drop(clone);

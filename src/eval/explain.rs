@@ -515,7 +515,7 @@ impl fmt::Display for Explanation {
 /// Checks the flag like the evaluator, then traces it.
 pub(crate) fn explain<C: Context + ?Sized>(
     s: &std::sync::Arc<Snapshot>,
-    namespace: &str,
+    namespace: &std::sync::Arc<str>,
     flag_key: &str,
     entity: &str,
     ctx: &C,
@@ -532,7 +532,7 @@ pub(crate) fn explain<C: Context + ?Sized>(
     }
     let Some((_, flag)) = s.flag(flag_key) else {
         return Err(Error::FlagNotFound {
-            namespace: namespace.into(),
+            namespace: std::sync::Arc::clone(namespace),
             flag_key: flag_key.into(),
         });
     };

@@ -222,32 +222,62 @@ fn segments_match<C: Context + ?Sized>(
     }
 }
 
-/// The head of `flag_key` for an evaluation of type `want`, with the engine's errors.
+/// Why a flag could not be evaluated as asked, before it becomes an [`Error`]: the `_or`
+/// entry points drop it without building one.
+#[derive(Clone, Copy)]
+pub(crate) enum Miss {
+    NotFound,
+    WrongType(FlagType),
+}
+
+/// The head of `flag_key` for an evaluation of type `want`.
 #[inline(always)]
-fn lookup_head<'s>(
+pub(crate) fn find_head<'s>(
     s: &'s Snapshot,
     namespace: &str,
     flag_key: &str,
     want: FlagType,
-) -> Result<&'s FlagHead, Error> {
+) -> Result<&'s FlagHead, Miss> {
     let found = if str_eq(&s.namespace, namespace) {
         s.head(flag_key)
     } else {
         None
     };
     let Some(head) = found else {
-        return Err(Error::FlagNotFound {
-            namespace: namespace.into(),
-            flag_key: flag_key.into(),
-        });
+        return Err(Miss::NotFound);
     };
     if head.boolean != (want == FlagType::Boolean) {
-        return Err(Error::WrongFlagType {
-            flag_key: flag_key.into(),
-            expected: want,
-        });
+        return Err(Miss::WrongType(want));
     }
     Ok(head)
+}
+
+/// The engine's error for a miss. Shares the namespace; the key is stored inline when short,
+/// so a missing flag costs no allocation.
+#[cold]
+#[inline(never)]
+pub(crate) fn miss_error(miss: Miss, namespace: &Arc<str>, flag_key: &str) -> Error {
+    match miss {
+        Miss::NotFound => Error::FlagNotFound {
+            namespace: Arc::clone(namespace),
+            flag_key: flag_key.into(),
+        },
+        Miss::WrongType(expected) => Error::WrongFlagType {
+            flag_key: flag_key.into(),
+            expected,
+        },
+    }
+}
+
+/// The head of `flag_key` for an evaluation of type `want`, with the engine's errors.
+#[inline(always)]
+fn lookup_head<'s>(
+    s: &'s Snapshot,
+    namespace: &Arc<str>,
+    flag_key: &str,
+    want: FlagType,
+) -> Result<&'s FlagHead, Error> {
+    find_head(s, namespace, flag_key, want).map_err(|m| miss_error(m, namespace, flag_key))
 }
 
 /// The bucket (0–999) of variant distributions: the flag key (whose CRC state is the flag's
@@ -655,7 +685,7 @@ pub(crate) fn step_by_step<C: Context + ?Sized>(
 /// snapshot.
 pub(crate) fn variant<C: Context + ?Sized>(
     s: Arc<Snapshot>,
-    namespace: &str,
+    namespace: &Arc<str>,
     flag_key: &str,
     entity: &str,
     ctx: &C,
@@ -668,7 +698,7 @@ pub(crate) fn variant<C: Context + ?Sized>(
 /// Boolean evaluation of `flag_key` (see [`variant`]).
 pub(crate) fn boolean<C: Context + ?Sized>(
     s: Arc<Snapshot>,
-    namespace: &str,
+    namespace: &Arc<str>,
     flag_key: &str,
     entity: &str,
     ctx: &C,
@@ -676,6 +706,32 @@ pub(crate) fn boolean<C: Context + ?Sized>(
     let head = lookup_head(&s, namespace, flag_key, FlagType::Boolean)?;
     let outcome = boolean_of(&s, head, flag_key, entity, ctx)?;
     Ok(outcome.share(s))
+}
+
+/// Variant evaluation of `flag_key`, or `None` for any failure, without building an error.
+pub(crate) fn variant_opt<C: Context + ?Sized>(
+    s: Arc<Snapshot>,
+    namespace: &str,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> Option<VariantEvaluation> {
+    let head = find_head(&s, namespace, flag_key, FlagType::Variant).ok()?;
+    let outcome = variant_of(&s, head, entity, ctx).ok()?;
+    Some(outcome.share(s))
+}
+
+/// Boolean evaluation of `flag_key`, or `None` for any failure, without building an error.
+pub(crate) fn boolean_opt<C: Context + ?Sized>(
+    s: &Snapshot,
+    namespace: &str,
+    flag_key: &str,
+    entity: &str,
+    ctx: &C,
+) -> Option<bool> {
+    let head = find_head(s, namespace, flag_key, FlagType::Boolean).ok()?;
+    let outcome = boolean_of(s, head, flag_key, entity, ctx).ok()?;
+    Some(outcome.enabled)
 }
 
 /// Batch evaluation (EVALUATION.md §12.1): appends one item per request to `out`. A missing

@@ -425,3 +425,39 @@ impl<C: ?Sized> Clone for EvaluationRequest<'_, C> {
     }
 }
 impl<C: ?Sized> Copy for EvaluationRequest<'_, C> {}
+
+/// The answer of [`crate::FliptClient::evaluate_variant_or`]: the evaluation, or the caller's
+/// default when the evaluation failed. Building it never allocates.
+///
+/// A flag that evaluates without a match is not a failure: its (empty) variant key is the
+/// answer, as in the official engine.
+#[derive(Debug, Clone)]
+pub enum VariantOr<'d> {
+    /// The flag was evaluated.
+    Evaluated(VariantEvaluation),
+    /// The evaluation failed; this is the caller's default.
+    Default(&'d str),
+}
+
+impl VariantOr<'_> {
+    /// The evaluated variant key, or the default.
+    pub fn variant_key(&self) -> &str {
+        match self {
+            VariantOr::Evaluated(r) => r.variant_key(),
+            VariantOr::Default(d) => d,
+        }
+    }
+
+    /// Whether this is the caller's default (the evaluation failed).
+    pub fn is_default(&self) -> bool {
+        matches!(self, VariantOr::Default(_))
+    }
+
+    /// The evaluation, unless it failed.
+    pub fn evaluation(&self) -> Option<&VariantEvaluation> {
+        match self {
+            VariantOr::Evaluated(r) => Some(r),
+            VariantOr::Default(_) => None,
+        }
+    }
+}

@@ -4,8 +4,8 @@
 
 use super::stop::Stop;
 use super::tls::TlsConnector;
-use crate::error::{Error, SnapshotError};
-use crate::options::{Authentication, ClientOptions};
+use crate::error::{Error, ServerErrorKind, SnapshotError};
+use crate::options::{redacted_url, Authentication, ClientOptions};
 use crate::snapshot::Snapshot;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -15,16 +15,17 @@ use ureq::unversioned::transport::{Connector, TcpConnector};
 
 /// Retries after the first attempt.
 pub(crate) const MAX_RETRIES: u32 = 3;
-/// Upper bound of one backoff delay.
+/// Upper bound of one backoff delay, and of a server's `Retry-After`.
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
-/// Largest snapshot body accepted.
-const BODY_LIMIT: u64 = 512 * 1024 * 1024;
+/// Redirects followed for one request.
+const MAX_REDIRECTS: u32 = 5;
 /// Constant sent to Flipt v1 servers for feature negotiation, as the official engine does.
 const SERVER_VERSION: &str = "1.47.0";
 
 /// Validates `url` and returns it without trailing slashes (so that no `//` reaches the path).
 pub(crate) fn base_url(url: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::Validation(format!("url {url:?}: {why}"));
+    let shown = redacted_url(url);
+    let bad = |why: &str| Error::Validation(format!("url {shown:?}: {why}"));
     let uri: ureq::http::Uri = url.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
@@ -36,6 +37,9 @@ pub(crate) fn base_url(url: &str) -> Result<String, Error> {
     }
     if uri.query().is_some() {
         return Err(bad("must not contain a query"));
+    }
+    if url.chars().any(char::is_control) {
+        return Err(bad("contains control characters"));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -53,9 +57,9 @@ pub(crate) fn encode(s: &str) -> String {
     out
 }
 
-/// A uniform random fraction in `[0, 1)` without a dependency: a xorshift seeded per call from
-/// the clock, a counter and the thread, which is plenty for jitter.
-fn jitter() -> f64 {
+/// A uniform random 64-bit value without a dependency: std's randomly keyed SipHash over a
+/// counter and the clock. Plenty for jitter and temporary file names.
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -63,18 +67,51 @@ fn jitter() -> f64 {
     if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         h.write_u128(t.as_nanos());
     }
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    h.finish()
 }
 
 /// Full-jitter exponential backoff: uniform in `[0, min(cap, base * 2^n))`.
 pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
     let ceiling = base.saturating_mul(1u32 << n.min(16)).min(BACKOFF_CAP);
-    ceiling.mul_f64(jitter())
+    ceiling.mul_f64((random_u64() >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// A 64-bit fingerprint of a snapshot body, to recognise a 200 that repeats what we hold.
+pub(crate) fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    // Fixed keys: the same body gives the same value in every call.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    h.write(bytes);
+    h.finish() ^ (bytes.len() as u64).rotate_left(32)
+}
+
+/// The delay a `Retry-After` value asks for: delta-seconds, or an HTTP date (IMF-fixdate,
+/// e.g. `Sun, 06 Nov 1994 08:49:37 GMT`), capped at 30 s. `None` if it cannot be read.
+pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(BACKOFF_CAP));
+    }
+    // "Sun, 06 Nov 1994 08:49:37 GMT" -> "1994-11-06T08:49:37Z"
+    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| m == month)? + 1;
+    let when =
+        crate::eval::datetime::parse_rfc3339(&format!("{year:0>4}-{month:02}-{day:0>2}T{time}Z"))?;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Duration::from_secs(when.saturating_sub(now).max(0) as u64).min(BACKOFF_CAP))
 }
 
 /// What a successful snapshot request gave.
 pub(crate) enum Fetched {
-    Snapshot(Box<Snapshot>),
+    /// A new snapshot, and the [`digest`] of the bytes it came from.
+    Snapshot(Box<Snapshot>, u64),
     NotModified,
 }
 
@@ -82,44 +119,111 @@ pub(crate) enum Fetched {
 struct Failure {
     error: Error,
     retryable: bool,
+    /// How long the server asked us to wait (`Retry-After` on 429 and 503).
+    wait: Option<Duration>,
 }
 
-fn transport_error(e: ureq::Error) -> Failure {
-    let retryable = matches!(
-        e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::HostNotFound
-            | ureq::Error::Protocol(_)
-    );
-    Failure {
-        error: Error::Server(format!("failed to make request: {e}")),
-        retryable,
+impl Failure {
+    fn new(kind: ServerErrorKind, message: String, retryable: bool) -> Failure {
+        Failure {
+            error: Error::server(kind, message),
+            retryable,
+            wait: None,
+        }
     }
 }
 
-fn status_error(code: u16, url: &str) -> Failure {
+/// Whether an I/O error from the TLS layer is a rustls error (a certificate that does not
+/// verify, an alert from the server): those are not transient.
+fn is_tls_failure(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+/// Classifies a ureq error. `reading_body`: the response had started, so an I/O error means
+/// a body cut short.
+fn transport_error(e: ureq::Error, reading_body: bool) -> Failure {
+    use ServerErrorKind as K;
+    let (kind, retryable) = match &e {
+        ureq::Error::Timeout(_) => (K::Timeout, true),
+        ureq::Error::Io(io) if is_tls_failure(io) => (K::Tls, false),
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => (K::Tls, false),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (K::Timeout, true),
+        ureq::Error::Io(_) if reading_body => (K::Body, true),
+        ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            (K::Connect, true)
+        }
+        ureq::Error::Protocol(_) => (K::Other, true),
+        ureq::Error::BodyExceedsLimit(_) => (K::Body, false),
+        _ => (K::Other, false),
+    };
+    Failure::new(kind, format!("failed to make request: {e}"), retryable)
+}
+
+fn status_error(code: u16, url: &str, headers: &ureq::http::HeaderMap) -> Failure {
     let reason = ureq::http::StatusCode::from_u16(code)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
+    let kind = ServerErrorKind::Status(code);
     let class = match code {
         400..=499 => "client error",
         500..=599 => "server error",
         _ => {
-            return Failure {
-                error: Error::Server(format!("unexpected http response: {code} {reason}")),
-                retryable: false,
-            }
+            return Failure::new(
+                kind,
+                format!("unexpected http response: {code} {reason}"),
+                false,
+            )
         }
     };
-    Failure {
-        error: Error::Server(format!(
-            "response: HTTP status {class} ({code} {reason}) for url ({url})"
-        )),
-        retryable: code >= 500 || code == 408 || code == 429,
+    let mut failure = Failure::new(
+        kind,
+        format!(
+            "response: HTTP status {class} ({code} {reason}) for url ({})",
+            redacted_url(url)
+        ),
+        code >= 500 || code == 408 || code == 429,
+    );
+    if code == 429 || code == 503 {
+        failure.wait = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, std::time::SystemTime::now()));
     }
+    failure
+}
+
+/// Scheme, host and port of a URL, for same-origin checks.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+}
+
+/// Where a redirect from `from` to `location` leads: absolute, scheme-relative, absolute-path
+/// or relative references.
+fn resolve_location(from: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Some(location.to_string());
+    }
+    let scheme_end = from.find("://")? + 3;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{}{rest}", &from[..scheme_end]));
+    }
+    let path_start = from[scheme_end..]
+        .find('/')
+        .map_or(from.len(), |i| scheme_end + i);
+    if location.starts_with('/') {
+        return Some(format!("{}{location}", &from[..path_start]));
+    }
+    let path = from[path_start..].split(['?', '#']).next().unwrap_or("");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some(format!("{}{dir}{location}", &from[..path_start]))
 }
 
 /// Talks to one Flipt server for one namespace.
@@ -127,9 +231,12 @@ pub(crate) struct Fetcher {
     agent: ureq::Agent,
     snapshot_url: String,
     stream_url: String,
+    /// Scheme, host and port of the configured URL: only requests there carry credentials.
+    origin: Option<(String, String, u16)>,
     environment: String,
     request_timeout: Option<Duration>,
     retry_base: Duration,
+    body_limit: u64,
     auth: Arc<RwLock<Option<Authentication>>>,
     /// ETag of the snapshot we hold, sent as `If-None-Match`.
     etag: Option<String>,
@@ -156,7 +263,10 @@ impl Fetcher {
         );
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
+            // Connecting includes the TLS handshake (our connector honours this timeout).
+            .timeout_connect(Some(options.connect_timeout))
+            // Redirects are followed here, not by ureq, to enforce the origin rules.
+            .max_redirects(0)
             .user_agent(concat!("flipt-client-rust/", env!("CARGO_PKG_VERSION")))
             // Direct connections only: proxy environment variables are not consulted.
             .proxy(None)
@@ -165,11 +275,13 @@ impl Fetcher {
         let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
         Ok(Fetcher {
             agent,
+            origin: origin(&base),
             snapshot_url,
             stream_url,
             environment: options.environment.clone(),
             request_timeout: options.request_timeout,
             retry_base: options.retry_backoff,
+            body_limit: options.max_snapshot_size,
             auth,
             etag: None,
             stop,
@@ -181,31 +293,81 @@ impl Fetcher {
         self.agent.clone()
     }
 
-    fn request(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
-        let mut req = self
-            .agent
-            .get(url)
-            .header("Accept", "application/json")
-            .header("X-Flipt-Accept-Server-Version", SERVER_VERSION);
-        if !self.environment.is_empty() {
-            req = req.header("X-Flipt-Environment", &self.environment);
+    /// Sends a GET to `url`, following redirects: never from https to http, and with the
+    /// credentials only while the request goes to the configured origin. `stream`: the
+    /// request timeout bounds only the wait for the response head.
+    fn get(&self, url: &str, stream: bool) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self
+                .agent
+                .get(&url)
+                .header("Accept", "application/json")
+                .header("X-Flipt-Accept-Server-Version", SERVER_VERSION);
+            if !self.environment.is_empty() {
+                req = req.header("X-Flipt-Environment", &self.environment);
+            }
+            if let Some(tag) = &self.etag {
+                req = req.header("If-None-Match", tag);
+            }
+            if origin(&url) == self.origin {
+                let auth = self
+                    .auth
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(Authentication::header_value);
+                if let Some(value) = auth {
+                    req = req.header("Authorization", value);
+                }
+            }
+            let req = match (self.request_timeout, stream) {
+                (Some(t), false) => req.config().timeout_global(Some(t)).build(),
+                (Some(t), true) => req.config().timeout_recv_response(Some(t)).build(),
+                (None, _) => req,
+            };
+            let response = req.call().map_err(|e| transport_error(e, false))?;
+            let code = response.status().as_u16();
+            if !matches!(code, 301 | 302 | 303 | 307 | 308) {
+                return Ok(response);
+            }
+            let refuse = |why: &str| {
+                Failure::new(
+                    ServerErrorKind::Redirect,
+                    format!("redirect from {}: {why}", redacted_url(&url)),
+                    false,
+                )
+            };
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| refuse("no usable Location header"))?;
+            let next = resolve_location(&url, location)
+                .filter(|next| base_url(next).is_ok())
+                .ok_or_else(|| refuse("Location is not an http(s) URL"))?;
+            if url.starts_with("https://") && !next.starts_with("https://") {
+                return Err(refuse(&format!(
+                    "refusing to downgrade to {}",
+                    redacted_url(&next)
+                )));
+            }
+            log::debug!(
+                "flipt: following a {code} redirect from {} to {}",
+                redacted_url(&url),
+                redacted_url(&next)
+            );
+            url = next;
         }
-        if let Some(tag) = &self.etag {
-            req = req.header("If-None-Match", tag);
-        }
-        let auth = self
-            .auth
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(Authentication::header_value);
-        if let Some(value) = auth {
-            req = req.header("Authorization", value);
-        }
-        req
+        Err(Failure::new(
+            ServerErrorKind::Redirect,
+            format!("more than {MAX_REDIRECTS} redirects"),
+            false,
+        ))
     }
 
-    /// Runs `attempt` with up to [`MAX_RETRIES`] retries and interruptible backoff.
+    /// Runs `attempt` with up to [`MAX_RETRIES`] retries and interruptible backoff (or the
+    /// server's `Retry-After`, when longer).
     fn with_retries<T>(
         &mut self,
         mut attempt: impl FnMut(&mut Self) -> Result<T, Failure>,
@@ -216,15 +378,15 @@ impl Fetcher {
                 Ok(v) => return Ok(v),
                 Err(f) => {
                     if self.stop.is_stopped() {
-                        return Err(Error::Internal("client closed".into()));
+                        return Err(Error::closed());
                     }
                     if !f.retryable || n >= MAX_RETRIES {
                         return Err(f.error);
                     }
-                    let delay = backoff(self.retry_base, n);
+                    let delay = backoff(self.retry_base, n).max(f.wait.unwrap_or_default());
                     log::debug!("flipt: {} (retry {} in {:?})", f.error, n + 1, delay);
                     if self.stop.sleep(delay) {
-                        return Err(Error::Internal("client closed".into()));
+                        return Err(Error::closed());
                     }
                     n += 1;
                 }
@@ -244,11 +406,7 @@ impl Fetcher {
 
     fn fetch_once(&mut self) -> Result<Fetched, Failure> {
         let url = self.snapshot_url.clone();
-        let mut req = self.request(&url);
-        if let Some(t) = self.request_timeout {
-            req = req.config().timeout_global(Some(t)).build();
-        }
-        let mut response = req.call().map_err(transport_error)?;
+        let mut response = self.get(&url, false)?;
         let code = response.status().as_u16();
         match code {
             200 => {
@@ -257,13 +415,28 @@ impl Fetcher {
                     .get("etag")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
+                let declared = response
+                    .headers()
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if let Some(declared) = declared.filter(|&d| d > self.body_limit) {
+                    return Err(Failure::new(
+                        ServerErrorKind::Body,
+                        format!(
+                            "response body of {declared} bytes exceeds the limit of {} bytes (max_snapshot_size)",
+                            self.body_limit
+                        ),
+                        false,
+                    ));
+                }
                 // A body cut short is a cut connection: retryable.
                 let body = response
                     .body_mut()
                     .with_config()
-                    .limit(BODY_LIMIT)
+                    .limit(self.body_limit)
                     .read_to_vec()
-                    .map_err(transport_error)?;
+                    .map_err(|e| transport_error(e, true))?;
                 let parsed = std::str::from_utf8(&body)
                     .map_err(|e| {
                         SnapshotError::whole(format!(
@@ -278,20 +451,22 @@ impl Fetcher {
                 match parsed {
                     Ok(snapshot) => {
                         self.etag = etag;
-                        Ok(Fetched::Snapshot(Box::new(snapshot)))
+                        Ok(Fetched::Snapshot(Box::new(snapshot), digest(&body)))
                     }
                     Err(e) => Err(Failure {
                         error: Error::Snapshot(e),
                         retryable: false,
+                        wait: None,
                     }),
                 }
             }
             304 if self.etag.is_some() => Ok(Fetched::NotModified),
-            304 => Err(Failure {
-                error: Error::Server("no data received from server".into()),
-                retryable: false,
-            }),
-            _ => Err(status_error(code, &url)),
+            304 => Err(Failure::new(
+                ServerErrorKind::Status(304),
+                "no data received from server".into(),
+                false,
+            )),
+            _ => Err(status_error(code, &url, response.headers())),
         }
     }
 
@@ -299,10 +474,10 @@ impl Fetcher {
     pub fn open_stream(&mut self) -> Result<ureq::BodyReader<'static>, Error> {
         self.with_retries(|this| {
             let url = this.stream_url.clone();
-            let response = this.request(&url).call().map_err(transport_error)?;
+            let response = this.get(&url, true)?;
             let code = response.status().as_u16();
             if !(200..300).contains(&code) {
-                return Err(status_error(code, &url));
+                return Err(status_error(code, &url, response.headers()));
             }
             Ok(response
                 .into_body()
@@ -314,6 +489,11 @@ impl Fetcher {
 
     pub fn retry_base(&self) -> Duration {
         self.retry_base
+    }
+
+    /// The longest snapshot (body or stream line) accepted.
+    pub fn body_limit(&self) -> u64 {
+        self.body_limit
     }
 }
 
@@ -342,6 +522,64 @@ mod tests {
         assert_eq!(encode("default"), "default");
         assert_eq!(encode("a b/c?d&e"), "a%20b%2Fc%3Fd%26e");
         assert_eq!(encode("ñ"), "%C3%B1");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_and_is_capped() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        for bad in [
+            "",
+            "-1",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:47 UTC",
+            "Sun, 06 Foo 1994 08:49:47 GMT",
+        ] {
+            assert_eq!(retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn redirect_locations_resolve_like_a_browser() {
+        let from = "http://h:1/a/b/c?x=1";
+        assert_eq!(
+            resolve_location(from, "https://o/p").unwrap(),
+            "https://o/p"
+        );
+        assert_eq!(resolve_location(from, "//o:2/p").unwrap(), "http://o:2/p");
+        assert_eq!(resolve_location(from, "/p?q").unwrap(), "http://h:1/p?q");
+        assert_eq!(resolve_location(from, "d").unwrap(), "http://h:1/a/b/d");
+        assert_eq!(resolve_location("http://h", "d").unwrap(), "http://h/d");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(origin("http://H:80/x"), origin("http://h/y"));
+        assert_ne!(origin("http://h:8080/"), origin("http://h:8081/"));
+        assert_ne!(origin("http://h/"), origin("https://h/"));
+        assert_eq!(
+            origin("https://h/"),
+            Some(("https".into(), "h".into(), 443))
+        );
+    }
+
+    #[test]
+    fn digests_tell_bodies_apart() {
+        assert_eq!(digest(b"{}"), digest(b"{}"));
+        assert_ne!(digest(b"{}"), digest(b"{ }"));
     }
 
     #[test]

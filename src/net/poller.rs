@@ -1,5 +1,9 @@
-//! The background `std::thread` that keeps the snapshot fresh: polling at `update_interval`,
-//! or holding the stream open and reconnecting with jittered exponential backoff.
+//! The background `std::thread` that keeps the snapshot fresh: the first fetch, then polling at
+//! `update_interval`, or holding the stream open and reconnecting with jittered exponential
+//! backoff.
+//!
+//! The thread does every network wait, the first fetch included, so that the constructor can
+//! bound its own wait and `close()` can abandon a thread stuck in a connect or a handshake.
 
 use super::http::{backoff, Fetched, Fetcher};
 use super::stop::Stop;
@@ -10,30 +14,68 @@ use crate::persist::Persist;
 use crate::snapshot::Snapshot;
 use crate::store::{SnapshotSource, Store};
 use std::io::Read;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Everything that happens to a fetched snapshot: install, persist, notify; and to a failure:
-/// log, record, and under `fail` poison evaluations.
+/// How long `close()` waits for the thread before leaving it to finish on its own (it then
+/// exits at its next check of the stop flag, at the latest when its connect times out).
+const CLOSE_WAIT: Duration = Duration::from_millis(50);
+
+/// Everything that happens to a fetched snapshot: check, install, persist, notify; and to a
+/// failure: log, record, and under `fail` poison evaluations.
 pub(crate) struct Updater {
     pub store: Arc<Store>,
     pub strategy: ErrorStrategy,
     pub persist: Option<Persist>,
+    /// The namespace asked for: a document of another one is refused.
+    pub namespace: String,
+    pub stop: Arc<Stop>,
+    /// The digest of the last body installed from the server and the generation it got.
+    pub last: Option<(u64, u64)>,
 }
 
 impl Updater {
-    pub fn apply(&self, outcome: Result<Fetched, Error>) {
+    /// Applies one outcome; returns whether it was a success.
+    pub fn apply(&mut self, outcome: Result<Fetched, Error>) -> bool {
+        if self.stop.is_stopped() {
+            // Closed: nothing more reaches the store.
+            return false;
+        }
         match outcome {
-            Ok(Fetched::Snapshot(snapshot)) => self.install(*snapshot),
-            Ok(Fetched::NotModified) => self.store.record_check(),
-            Err(e) => self.report(e),
+            Ok(Fetched::Snapshot(snapshot, digest)) => self.install(*snapshot, digest),
+            Ok(Fetched::NotModified) => {
+                self.store.record_check();
+                true
+            }
+            Err(e) => {
+                self.report(e);
+                false
+            }
         }
     }
 
-    fn install(&self, snapshot: Snapshot) {
+    fn install(&mut self, snapshot: Snapshot, digest: u64) -> bool {
+        if snapshot.namespace() != self.namespace {
+            self.report(Error::Snapshot(SnapshotError::at(
+                "namespace.key",
+                format!(
+                    "the server sent a snapshot of namespace {:?}, not {:?}",
+                    snapshot.namespace(),
+                    self.namespace
+                ),
+            )));
+            return false;
+        }
+        // The same bytes as the snapshot we installed, still in place: nothing changed.
+        if self.last == Some((digest, self.store.generation())) {
+            self.store.record_check();
+            return true;
+        }
         let new = Arc::new(snapshot);
         let old = self.store.install(Arc::clone(&new), SnapshotSource::Server);
+        self.last = Some((digest, self.store.generation()));
         if let Some(p) = &self.persist {
             if let Err(e) = p.save(&new) {
                 log::warn!("flipt: {e}");
@@ -41,6 +83,7 @@ impl Updater {
         }
         // The previous snapshot is freed here, outside the lock.
         drop(old);
+        true
     }
 
     fn report(&self, e: Error) {
@@ -57,40 +100,70 @@ pub(crate) struct Poller {
     stop: Arc<Stop>,
     agent: ureq::Agent,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread has exited (its sender is dropped, panic or not).
+    exited: Receiver<()>,
 }
 
 impl Poller {
+    /// Starts the thread; it fetches at once and sends the first outcome on the returned
+    /// channel (`Ok` once a snapshot is installed or confirmed).
     pub fn start(
-        fetcher: Fetcher,
-        updater: Updater,
+        mut fetcher: Fetcher,
+        mut updater: Updater,
         stop: Arc<Stop>,
         mode: FetchMode,
         interval: Duration,
-    ) -> Result<Poller, Error> {
+    ) -> Result<(Poller, Receiver<Result<(), Error>>), Error> {
         let agent = fetcher.agent();
         let thread_stop = Arc::clone(&stop);
+        let (first_tx, first_rx) = mpsc::channel();
+        let (exit_tx, exited) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("flipt-poller".into())
-            .spawn(move || match mode {
-                FetchMode::Polling => poll(fetcher, &updater, &thread_stop, interval),
-                FetchMode::Streaming => stream(fetcher, &updater, &thread_stop),
+            .spawn(move || {
+                let _exit = exit_tx;
+                first_fetch(&mut fetcher, &mut updater, first_tx);
+                match mode {
+                    FetchMode::Polling => poll(fetcher, &mut updater, &thread_stop, interval),
+                    FetchMode::Streaming => stream(fetcher, &mut updater, &thread_stop),
+                }
             })
             .map_err(|e| Error::Internal(format!("cannot start the update thread: {e}")))?;
-        Ok(Poller {
-            stop,
-            agent,
-            thread: Some(thread),
-        })
+        Ok((
+            Poller {
+                stop,
+                agent,
+                thread: Some(thread),
+                exited,
+            },
+            first_rx,
+        ))
     }
 
-    /// Stops the thread: wakes it from any sleep, cuts any connection it is blocked on,
-    /// and joins it.
+    /// Asks the thread to fetch now.
+    pub fn refresh(&self) {
+        self.stop.poke();
+    }
+
+    /// Stops the thread: wakes it from any sleep, cuts any connection it is blocked on, and
+    /// joins it if it exits within [`CLOSE_WAIT`]; a thread stuck in a connect or a TLS
+    /// handshake is left to exit on its own, and can no longer touch the snapshot.
     pub fn close(&mut self) {
         self.stop.stop();
         self.agent.clone().shutdown();
-        if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
-                log::error!("flipt: the update thread panicked");
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        match self.exited.recv_timeout(CLOSE_WAIT) {
+            Err(RecvTimeoutError::Disconnected) | Ok(()) => {
+                if thread.join().is_err() {
+                    log::error!("flipt: the update thread panicked");
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                log::debug!(
+                    "flipt: the update thread is blocked on the network; not waiting for it"
+                );
             }
         }
     }
@@ -102,34 +175,39 @@ impl Drop for Poller {
     }
 }
 
-fn poll(mut fetcher: Fetcher, updater: &Updater, stop: &Stop, interval: Duration) {
-    while !stop.sleep(interval) {
+fn first_fetch(fetcher: &mut Fetcher, updater: &mut Updater, first: Sender<Result<(), Error>>) {
+    let outcome = fetcher.fetch();
+    let error = outcome.as_ref().err().cloned();
+    updater.apply(outcome);
+    // The constructor may have stopped waiting: a closed channel is fine.
+    let _ = first.send(match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    });
+}
+
+fn poll(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop, interval: Duration) {
+    while !stop.sleep_or_poke(interval) {
         let outcome = fetcher.fetch();
-        if stop.is_stopped() {
-            break;
-        }
         updater.apply(outcome);
     }
 }
 
-fn stream(mut fetcher: Fetcher, updater: &Updater, stop: &Stop) {
+fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
     let mut failures = 0u32;
     let mut buf = vec![0u8; 64 * 1024];
+    let limit = usize::try_from(fetcher.body_limit()).unwrap_or(usize::MAX);
     while !stop.is_stopped() {
         let mut good = false;
         match fetcher.open_stream() {
             Err(e) => {
-                if stop.is_stopped() {
-                    break;
-                }
-                updater.report(e);
+                updater.apply(Err(e));
             }
             Ok(mut body) => {
-                let mut framer = LineFramer::new();
+                let mut framer = LineFramer::with_limit(limit);
                 let mut on_frame = |frame: Frame<'_>| {
                     if let Some(outcome) = line_outcome(frame) {
-                        good |= outcome.is_ok();
-                        updater.apply(outcome);
+                        good |= updater.apply(outcome);
                     }
                 };
                 loop {
@@ -141,10 +219,11 @@ fn stream(mut fetcher: Fetcher, updater: &Updater, stop: &Stop) {
                         }
                         Ok(n) => framer.push(&buf[..n], &mut on_frame),
                         Err(e) => {
-                            if !stop.is_stopped() {
-                                let e = Error::Server(format!("failed to read stream chunk: {e}"));
-                                updater.report(e);
-                            }
+                            let e = Error::server(
+                                crate::error::ServerErrorKind::Body,
+                                format!("failed to read stream chunk: {e}"),
+                            );
+                            updater.apply(Err(e));
                             break;
                         }
                     }
@@ -156,7 +235,7 @@ fn stream(mut fetcher: Fetcher, updater: &Updater, stop: &Stop) {
         }
         let delay = backoff(fetcher.retry_base(), failures);
         failures = (failures + 1).min(16);
-        if stop.sleep(delay) {
+        if stop.sleep_or_poke(delay) {
             break;
         }
     }
@@ -166,12 +245,17 @@ fn stream(mut fetcher: Fetcher, updater: &Updater, stop: &Stop) {
 fn line_outcome(frame: Frame<'_>) -> Option<Result<Fetched, Error>> {
     let bad = |msg: String| Some(Err(Error::Snapshot(SnapshotError::whole(msg))));
     match frame {
-        Frame::TooLong => bad("failed to parse response body: stream line too long".into()),
+        Frame::TooLong => bad(
+            "failed to parse response body: stream line over the limit (max_snapshot_size)".into(),
+        ),
         Frame::Line(line) if line.iter().all(u8::is_ascii_whitespace) => None,
         Frame::Line(line) => match std::str::from_utf8(line) {
             Err(e) => bad(format!("failed to parse response body: not UTF-8: {e}")),
             Ok(text) => match Snapshot::from_stream_line(text) {
-                Ok(s) => Some(Ok(Fetched::Snapshot(Box::new(s)))),
+                Ok(s) => Some(Ok(Fetched::Snapshot(
+                    Box::new(s),
+                    super::http::digest(line),
+                ))),
                 Err(e) => bad(format!("failed to parse response body: {e}")),
             },
         },

@@ -1,15 +1,23 @@
 //! The streaming endpoint's framing: newline-delimited JSON, lines possibly split across reads
 //! (PROTOCOL.md §6.2). A trailing `\r` is removed; bytes left at the end form a last line.
 
-/// Longest line accepted; a longer one is dropped and reported rather than buffered forever.
-pub(crate) const MAX_LINE: usize = 512 * 1024 * 1024;
+/// Longest line accepted by default (the default `max_snapshot_size`); a longer one is
+/// dropped and reported rather than buffered forever.
+pub(crate) const MAX_LINE: usize = 64 * 1024 * 1024;
 
 /// Reassembles lines from arbitrary chunks.
-#[derive(Default)]
 pub struct LineFramer {
     buf: Vec<u8>,
     /// Set while discarding the rest of an over-long line.
     overflow: bool,
+    /// Longest line kept.
+    limit: usize,
+}
+
+impl Default for LineFramer {
+    fn default() -> Self {
+        LineFramer::with_limit(MAX_LINE)
+    }
 }
 
 /// One item produced by the framer.
@@ -27,9 +35,19 @@ impl LineFramer {
         LineFramer::default()
     }
 
+    /// A framer that drops lines longer than `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        LineFramer {
+            buf: Vec::new(),
+            overflow: false,
+            limit,
+        }
+    }
+
     /// Feeds a chunk; `each` is called for every line it completes.
     pub fn push(&mut self, mut chunk: &[u8], mut each: impl FnMut(Frame<'_>)) {
-        self.push_limited(&mut chunk, MAX_LINE, &mut each)
+        let limit = self.limit;
+        self.push_limited(&mut chunk, limit, &mut each)
     }
 
     fn push_limited(&mut self, chunk: &mut &[u8], limit: usize, each: &mut impl FnMut(Frame<'_>)) {

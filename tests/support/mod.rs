@@ -17,3 +17,37 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Asks `client` to fetch every millisecond until dropped: fast polling for tests, which the
+/// 1 s minimum `update_interval` does not allow.
+#[allow(dead_code)]
+pub struct Pump {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[allow(dead_code)]
+pub fn pump(client: &flipt_client::FliptClient) -> Pump {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let (d, client) = (done.clone(), client.clone());
+    let thread = std::thread::spawn(move || {
+        while !d.load(Ordering::Relaxed) {
+            client.refresh();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    Pump {
+        done,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
