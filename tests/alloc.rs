@@ -236,6 +236,80 @@ fn evaluations_allocate_nothing_while_a_poller_swaps_snapshots() {
 }
 
 #[test]
+fn a_missing_flag_or_a_wrong_type_allocates_nothing() {
+    let client =
+        FliptClient::from_snapshot_json(include_str!("../examples/data/snapshot.json")).unwrap();
+    let ctx = [("plan", "pro"), ("age", "30")];
+    let short = "no-such-flag";
+    let long = "a-flag-key-that-is-longer-than-thirty-bytes";
+    assert!(
+        short.len() <= flipt_client::FlagKey::INLINE && long.len() > flipt_client::FlagKey::INLINE
+    );
+    // Warm up (the evaluator builds per-thread caches on first use).
+    let _ = client.evaluate_variant(short, "u", &ctx[..]);
+    let _ = client.evaluate_boolean(short, "u", &ctx[..]);
+
+    let (n, r) = allocations(|| client.evaluate_variant(short, "u", &ctx[..]).map(drop));
+    assert_eq!(n, 0, "FlagNotFound by key");
+    assert!(matches!(r, Err(flipt_client::Error::FlagNotFound { .. })));
+    let (n, r) = allocations(|| {
+        client
+            .evaluate_boolean("checkout-theme", "u", &ctx[..])
+            .map(drop)
+    });
+    assert_eq!(n, 0, "WrongFlagType by key");
+    assert!(matches!(r, Err(flipt_client::Error::WrongFlagType { .. })));
+    // A key too long to store inline is shared: one allocation, as documented.
+    let (n, _) = allocations(|| client.evaluate_boolean(long, "u", &ctx[..]).map(drop));
+    assert_eq!(n, 1, "a long key is copied once");
+
+    // Through handles, whatever the key's length.
+    for key in [short, long] {
+        let handle = client.flag(key);
+        let _ = handle.evaluate_boolean("u", &ctx[..]);
+        let (n, r) = allocations(|| handle.evaluate_boolean("u", &ctx[..]).map(drop));
+        assert_eq!(n, 0, "FlagNotFound through a handle of {key}");
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            format!("invalid request: failed to get flag information default/{key}")
+        );
+    }
+    let handle = client.flag("checkout-theme");
+    let (n, _) = allocations(|| handle.evaluate_boolean("u", &ctx[..]).map(drop));
+    assert_eq!(n, 0, "WrongFlagType through a handle");
+
+    // The _or helpers never allocate, found or not.
+    for key in [short, long, "checkout-theme", "new-search"] {
+        let (n, _) = allocations(|| client.evaluate_boolean_or(key, "u", &ctx[..], true));
+        assert_eq!(n, 0, "evaluate_boolean_or({key})");
+        let (n, v) = allocations(|| {
+            client
+                .evaluate_variant_or(key, "user-1", &ctx[..], "fallback")
+                .variant_key()
+                .len()
+        });
+        assert_eq!(n, 0, "evaluate_variant_or({key})");
+        assert!(v > 0);
+        let handle = client.flag(key);
+        let _ = handle.evaluate_boolean_or("u", &ctx[..], true);
+        let (n, _) = allocations(|| {
+            (
+                handle.evaluate_boolean_or("u", &ctx[..], true),
+                handle.evaluate_variant_or("u", &ctx[..], "x").is_default(),
+            )
+        });
+        assert_eq!(n, 0, "handle _or helpers for {key}");
+    }
+    assert!(!client.evaluate_boolean_or("no-such-flag", "u", &ctx[..], false));
+    assert_eq!(
+        client
+            .evaluate_variant_or("checkout-theme", "user-1", &ctx[..], "fallback")
+            .variant_key(),
+        "blue"
+    );
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     // Guards the guard: a test that allocates must be counted.
     let (n, v) = allocations(|| vec![1u8; 16]);

@@ -4,7 +4,7 @@
 
 mod support;
 
-use flipt_client::{ClientOptions, ErrorKind, FliptClient, TlsConfig};
+use flipt_client::{ClientOptions, ErrorKind, FliptClient, ServerErrorKind, TlsConfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -122,6 +122,61 @@ fn unknown_or_wrong_ca_is_refused() {
         before,
         "no request is sent over an untrusted connection"
     );
+}
+
+#[test]
+fn certificate_failures_are_not_retried() {
+    for (cert, tls) in [
+        ("server", TlsConfig::new()),
+        (
+            "server",
+            TlsConfig::new().ca_cert_file(fixture("other-ca.pem")),
+        ),
+        (
+            "wrong-name",
+            TlsConfig::new().ca_cert_file(fixture("ca.pem")),
+        ),
+    ] {
+        let host = "localhost";
+        let server = tls_server(cert, None);
+        let err = connect(&server, host, tls).expect_err("the certificate must not verify");
+        assert_eq!(
+            err.as_server().map(|e| e.kind()),
+            Some(ServerErrorKind::Tls),
+            "{err}"
+        );
+        assert_eq!(
+            server.connections(),
+            1,
+            "{cert}: a verification failure is final, one connection only ({err})"
+        );
+    }
+}
+
+#[test]
+fn a_redirect_from_https_to_http_is_refused() {
+    let plain = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
+    let server = tls_server("server", None);
+    let target = format!("{}/elsewhere", plain.url());
+    server.set_handler(move |_| Reply::Full {
+        status: 302,
+        headers: vec![("Location".into(), target.clone())],
+        body: Vec::new(),
+    });
+    let err = connect(
+        &server,
+        "localhost",
+        TlsConfig::new().ca_cert_file(fixture("ca.pem")),
+    )
+    .expect_err("a downgrade must fail");
+    assert_eq!(
+        err.as_server().map(|e| e.kind()),
+        Some(ServerErrorKind::Redirect),
+        "{err}"
+    );
+    assert!(err.to_string().contains("downgrade"), "{err}");
+    assert_eq!(server.count(), 1, "not retried");
+    assert_eq!(plain.count(), 0, "nothing was sent over plain http");
 }
 
 #[test]

@@ -577,6 +577,26 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_client_reports_closed_not_internal() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let options = ClientOptions::new().url(format!("http://127.0.0.1:{port}"));
+        let stop = Arc::new(Stop::default());
+        let mut fetcher =
+            Fetcher::new(&options, Arc::new(RwLock::new(None)), Arc::clone(&stop)).unwrap();
+        stop.stop();
+        let err = fetcher.fetch().err().unwrap();
+        assert_eq!(
+            err.as_server().map(|e| e.kind()),
+            Some(ServerErrorKind::Closed)
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::Server);
+        assert_eq!(err.to_string(), "server error: client closed");
+    }
+
+    #[test]
     fn digests_tell_bodies_apart() {
         assert_eq!(digest(b"{}"), digest(b"{}"));
         assert_ne!(digest(b"{}"), digest(b"{ }"));

@@ -37,28 +37,29 @@ pub(crate) struct Updater {
 }
 
 impl Updater {
-    /// Applies one outcome; returns whether it was a success.
-    pub fn apply(&mut self, outcome: Result<Fetched, Error>) -> bool {
+    /// Applies one outcome; returns the error it reported, if any.
+    pub fn apply(&mut self, outcome: Result<Fetched, Error>) -> Result<(), Error> {
         if self.stop.is_stopped() {
             // Closed: nothing more reaches the store.
-            return false;
+            return Err(Error::closed());
         }
-        match outcome {
+        let result = match outcome {
             Ok(Fetched::Snapshot(snapshot, digest)) => self.install(*snapshot, digest),
             Ok(Fetched::NotModified) => {
                 self.store.record_check();
-                true
+                Ok(())
             }
-            Err(e) => {
-                self.report(e);
-                false
-            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.report(e.clone());
         }
+        result
     }
 
-    fn install(&mut self, snapshot: Snapshot, digest: u64) -> bool {
+    fn install(&mut self, snapshot: Snapshot, digest: u64) -> Result<(), Error> {
         if snapshot.namespace() != self.namespace {
-            self.report(Error::Snapshot(SnapshotError::at(
+            return Err(Error::Snapshot(SnapshotError::at(
                 "namespace.key",
                 format!(
                     "the server sent a snapshot of namespace {:?}, not {:?}",
@@ -66,12 +67,11 @@ impl Updater {
                     self.namespace
                 ),
             )));
-            return false;
         }
         // The same bytes as the snapshot we installed, still in place: nothing changed.
         if self.last == Some((digest, self.store.generation())) {
             self.store.record_check();
-            return true;
+            return Ok(());
         }
         let new = Arc::new(snapshot);
         let old = self.store.install(Arc::clone(&new), SnapshotSource::Server);
@@ -83,7 +83,7 @@ impl Updater {
         }
         // The previous snapshot is freed here, outside the lock.
         drop(old);
-        true
+        Ok(())
     }
 
     fn report(&self, e: Error) {
@@ -176,20 +176,16 @@ impl Drop for Poller {
 }
 
 fn first_fetch(fetcher: &mut Fetcher, updater: &mut Updater, first: Sender<Result<(), Error>>) {
-    let outcome = fetcher.fetch();
-    let error = outcome.as_ref().err().cloned();
-    updater.apply(outcome);
+    let result = updater.apply(fetcher.fetch());
     // The constructor may have stopped waiting: a closed channel is fine.
-    let _ = first.send(match error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    });
+    let _ = first.send(result);
 }
 
 fn poll(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop, interval: Duration) {
     while !stop.sleep_or_poke(interval) {
         let outcome = fetcher.fetch();
-        updater.apply(outcome);
+        // Reported by the updater.
+        let _ = updater.apply(outcome);
     }
 }
 
@@ -201,13 +197,13 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
         let mut good = false;
         match fetcher.open_stream() {
             Err(e) => {
-                updater.apply(Err(e));
+                let _ = updater.apply(Err(e));
             }
             Ok(mut body) => {
                 let mut framer = LineFramer::with_limit(limit);
                 let mut on_frame = |frame: Frame<'_>| {
                     if let Some(outcome) = line_outcome(frame) {
-                        good |= updater.apply(outcome);
+                        good |= updater.apply(outcome).is_ok();
                     }
                 };
                 loop {
@@ -223,7 +219,7 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
                                 crate::error::ServerErrorKind::Body,
                                 format!("failed to read stream chunk: {e}"),
                             );
-                            updater.apply(Err(e));
+                            let _ = updater.apply(Err(e));
                             break;
                         }
                     }

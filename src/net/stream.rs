@@ -58,6 +58,12 @@ impl LineFramer {
                 self.overflow = false;
                 continue;
             }
+            if self.buf.len() + head.len() > limit {
+                // A whole over-long line can arrive in one chunk, too.
+                self.buf.clear();
+                each(Frame::TooLong);
+                continue;
+            }
             if self.buf.is_empty() {
                 each(Frame::Line(trim_cr(head)));
             } else {
@@ -152,6 +158,8 @@ mod tests {
         f.push_limited(&mut chunk, 4, &mut each);
         let mut chunk: &[u8] = b"klm\nok\n";
         f.push_limited(&mut chunk, 4, &mut each);
-        assert_eq!(got, ["<too long>", "ok"]);
+        let mut chunk: &[u8] = b"abcdefgh\nfine\n";
+        f.push_limited(&mut chunk, 4, &mut each);
+        assert_eq!(got, ["<too long>", "ok", "<too long>", "fine"]);
     }
 }

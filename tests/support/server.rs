@@ -92,6 +92,8 @@ type Handler = Box<dyn FnMut(&Request) -> Reply + Send>;
 
 pub struct FakeServer {
     pub port: u16,
+    /// TCP connections accepted.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
     requests: Arc<Mutex<Vec<Request>>>,
     handler: Arc<Mutex<Handler>>,
     done: Arc<AtomicBool>,
@@ -116,13 +118,20 @@ impl FakeServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Mutex<Handler>> = Arc::new(Mutex::new(Box::new(handler)));
         let done = Arc::new(AtomicBool::new(false));
-        let (r, h, d) = (requests.clone(), handler.clone(), done.clone());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, h, d, c) = (
+            requests.clone(),
+            handler.clone(),
+            done.clone(),
+            connections.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if d.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                c.fetch_add(1, Ordering::SeqCst);
                 let (r, h, tls) = (r.clone(), h.clone(), tls.clone());
                 std::thread::spawn(move || {
                     let _ = stream.set_nodelay(true);
@@ -140,6 +149,7 @@ impl FakeServer {
         });
         FakeServer {
             port,
+            connections,
             requests,
             handler,
             done,
@@ -156,6 +166,11 @@ impl FakeServer {
 
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn count(&self) -> usize {
@@ -328,4 +343,76 @@ pub fn doc_with(namespace: &str, flags: &[(&str, bool)]) -> String {
 /// A stream line carrying a document.
 pub fn stream_line(doc: &str) -> Vec<u8> {
     format!("{{\"result\":{doc}}}\n").into_bytes()
+}
+
+/// A server that accepts connections and never sends a byte: a hung server, or (for an https
+/// URL) a TLS handshake that never completes.
+pub struct SilentServer {
+    pub port: u16,
+    done: Arc<AtomicBool>,
+}
+
+impl SilentServer {
+    pub fn start() -> SilentServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if d.load(Ordering::SeqCst) {
+                    break;
+                }
+                held.extend(stream.ok());
+            }
+        });
+        SilentServer { port, done }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// A listener that never accepts, with its accept queue filled: the kernel then drops new
+/// SYNs, so a connect to it hangs as one to a blackholed address does.
+pub struct Blackhole {
+    pub port: u16,
+    _listener: TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    pub fn start() -> Blackhole {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        // Fill the queue until a connect no longer completes (the backlog is the system's
+        // somaxconn, a few thousand at most).
+        while queued.len() < 10_000 {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(s) => queued.push(s),
+                Err(_) => break,
+            }
+        }
+        assert!(queued.len() < 10_000, "the accept queue never filled");
+        Blackhole {
+            port,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
