@@ -9,8 +9,15 @@
 //! each request's context as a slice of `(key, value)` pairs; the `HashMap` figure is printed
 //! too. Every pass asks the same requests in the same order unless `--shuffle` is given;
 //! `--show-passes` prints each pass's figure; `--repeat N` asks each request N times in a
-//! row (a diagnostic: caches and branch predictors warm to the request). The last line is
-//! machine-readable: `bench: variant_ns=N boolean_ns=N allocs_per_eval=N parse_ms=N parse_mb_per_s=N peak_rss_kb=N`.
+//! row (a diagnostic: caches and branch predictors warm to the request).
+//!
+//! `--threads N` (default 2) also runs the whole workload on 1 and on N threads at once,
+//! through one shared `FliptClient` and through a `Reader` per thread, and prints the
+//! throughput of each path and its scaling (N-thread over 1-thread throughput).
+//!
+//! The last line is machine-readable: `bench: variant_ns=N boolean_ns=N allocs_per_eval=N
+//! parse_ms=N parse_mb_per_s=N peak_rss_kb=N ... variant_reader_ns=N boolean_reader_ns=N
+//! scaling_client_2t=X scaling_reader_2t=X`.
 
 use flipt_client::{FliptClient, Snapshot};
 use serde_json::Value;
@@ -188,10 +195,97 @@ fn serve_snapshot(body: String) -> Option<String> {
     Some(url)
 }
 
+/// One request, in a form every thread can read.
+#[derive(Clone, Copy)]
+struct Item<'a> {
+    boolean: bool,
+    flag: &'a str,
+    entity: &'a str,
+    pairs: &'a [(&'a str, &'a str)],
+}
+
+/// Rounds over the workload each thread makes in one throughput measurement.
+const ROUNDS: usize = 20;
+
+/// Evaluations per second of `threads` threads that each run `run` (which evaluates the
+/// whole workload [`ROUNDS`] times and returns how many evaluations it made), started
+/// together; the median of 5 measurements.
+fn throughput(threads: usize, run: &(dyn Fn() -> u64 + Sync)) -> f64 {
+    let mut rates = Vec::new();
+    for _ in 0..5 {
+        let barrier = std::sync::Barrier::new(threads + 1);
+        let (total, elapsed) = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        run()
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let start = Instant::now();
+            let total: u64 = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+            (total, start.elapsed())
+        });
+        rates.push(total as f64 / elapsed.as_secs_f64());
+    }
+    median(rates)
+}
+
+/// Throughput on 1 and on `threads` threads through one shared client and through a reader
+/// per thread: `(client_1, client_n, reader_1, reader_n)` in evaluations per second.
+fn scaling(client: &FliptClient, work: &[Item<'_>], threads: usize) -> (f64, f64, f64, f64) {
+    let by_client = || {
+        let mut n = 0u64;
+        for _ in 0..ROUNDS {
+            for it in work {
+                let ok = if it.boolean {
+                    client
+                        .evaluate_boolean(it.flag, it.entity, it.pairs)
+                        .is_ok()
+                } else {
+                    client
+                        .evaluate_variant(it.flag, it.entity, it.pairs)
+                        .is_ok()
+                };
+                n += u64::from(black_box(ok));
+            }
+        }
+        n
+    };
+    let by_reader = || {
+        let mut reader = client.reader();
+        let mut n = 0u64;
+        for _ in 0..ROUNDS {
+            for it in work {
+                let ok = if it.boolean {
+                    reader
+                        .evaluate_boolean(it.flag, it.entity, it.pairs)
+                        .is_ok()
+                } else {
+                    reader
+                        .evaluate_variant(it.flag, it.entity, it.pairs)
+                        .is_ok()
+                };
+                n += u64::from(black_box(ok));
+            }
+        }
+        n
+    };
+    (
+        throughput(1, &by_client),
+        throughput(threads, &by_client),
+        throughput(1, &by_reader),
+        throughput(threads, &by_reader),
+    )
+}
+
 fn main() {
     let (Some(snapshot_path), Some(requests_path)) = (arg("--snapshot"), arg("--requests")) else {
         eprintln!(
-            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--repeat N] [--show-passes]"
+            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--repeat N] [--show-passes] [--threads N]"
         );
         std::process::exit(2);
     };
@@ -314,6 +408,19 @@ fn main() {
             r.handle.evaluate_variant(r.entity, r.pairs).is_ok()
         };
     }
+    // Through a reader of this thread.
+    let mut reader = client.reader();
+    let (variant_reader_ns, reader_allocs) = time_passes(passes, &variants, |r| {
+        reader.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
+    });
+    let (boolean_reader_ns, reader_allocs_b) = time_passes(passes, &booleans, |r| {
+        reader.evaluate_boolean(r.flag, r.entity, r.pairs).is_ok()
+    });
+    println!(
+        "by reader: variant {variant_reader_ns:.1} ns/eval, boolean {boolean_reader_ns:.1} ns/eval ({} allocations)",
+        reader_allocs + reader_allocs_b
+    );
+
     let (variant_handle_ns, handle_allocs) = time_passes(passes, &variants, |r| {
         r.handle.evaluate_variant(r.entity, r.pairs).is_ok()
     });
@@ -365,7 +472,37 @@ fn main() {
             live_variant_allocs + live_boolean_allocs
         );
     }
+    // Scaling across threads: the whole workload, in request order.
+    let threads: usize = arg("--threads")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let work: Vec<Item> = requests
+        .iter()
+        .map(|r| Item {
+            boolean: r.boolean,
+            flag: r.flag,
+            entity: r.entity,
+            pairs: r.pairs,
+        })
+        .collect();
+    let mega = |rate: f64| rate / 1e6;
+    let mut scaling_line = String::new();
+    let mut counts = vec![2, threads];
+    counts.dedup();
+    for n in counts {
+        let (c1, cn, r1, rn) = scaling(&client, &work, n);
+        println!(
+            "{n} threads: shared client {:.2} M evals/s on 1 thread, {:.2} M/s on {n} (x{:.2}); reader per thread {:.2} M/s on 1, {:.2} M/s on {n} (x{:.2})",
+            mega(c1), mega(cn), cn / c1, mega(r1), mega(rn), rn / r1
+        );
+        scaling_line.push_str(&format!(
+            " scaling_client_{n}t={:.2} scaling_reader_{n}t={:.2}",
+            cn / c1,
+            rn / r1
+        ));
+    }
     println!(
-        "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss} variant_handle_ns={variant_handle_ns:.0} boolean_handle_ns={boolean_handle_ns:.0}"
+        "bench: variant_ns={variant_ns:.0} boolean_ns={boolean_ns:.0} allocs_per_eval={allocs_per_eval} parse_ms={parse:.2} parse_mb_per_s={mb_per_s:.0} peak_rss_kb={rss} variant_handle_ns={variant_handle_ns:.0} boolean_handle_ns={boolean_handle_ns:.0} variant_reader_ns={variant_reader_ns:.0} boolean_reader_ns={boolean_reader_ns:.0}{scaling_line}"
     );
 }

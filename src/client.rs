@@ -9,6 +9,7 @@ use crate::net::stop::Stop;
 use crate::options::{Authentication, ClientOptions, ErrorStrategy};
 use crate::persist::read_limited;
 use crate::persist::Persist;
+use crate::reader::Reader;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::{FlagInfo, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
@@ -314,6 +315,16 @@ impl FliptClient {
             key: FlagKey::from(flag_key),
             cache: Cell::new(None),
         }
+    }
+
+    /// A [`Reader`] for the calling thread: evaluations through it take no lock and write
+    /// no memory shared with other threads, so they scale with cores. Use one per thread for
+    /// hot loops on several threads; see [`Reader`].
+    pub fn reader(&self) -> Reader {
+        Reader::new(
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.namespace),
+        )
     }
 
     /// The state of updates: generation, where the snapshot came from and when, the last
@@ -661,6 +672,58 @@ impl FlagHandle {
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
         let (snapshot, pos) = self.resolve_as(crate::FlagType::Boolean)?;
+        eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
+    }
+
+    /// The flag's position in a reader's snapshot, if it has type `want`.
+    #[inline]
+    fn resolve_in<'r>(
+        &self,
+        reader: &'r mut Reader,
+        want: crate::FlagType,
+    ) -> Result<(&'r Snapshot, u32), Error> {
+        let (snapshot, generation, namespace) = reader.for_handle(&self.client.inner.store)?;
+        let Some(pos) = self.position(snapshot, generation) else {
+            return Err(crate::reader::not_found(namespace, &self.key));
+        };
+        match snapshot.heads.get(pos as usize) {
+            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
+            _ => Err(Error::WrongFlagType {
+                flag_key: self.key.clone(),
+                expected: want,
+            }),
+        }
+    }
+
+    /// [`FlagHandle::evaluate_variant`] through a [`Reader`] of the same client: no lock, no
+    /// key lookup, no shared writes.
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let theme = client.flag("checkout-theme");
+    /// let mut reader = client.reader();
+    /// let r = theme.evaluate_variant_with(&mut reader, "user-1", &[("plan", "pro"), ("age", "30")])?;
+    /// assert_eq!(r.variant_key(), "blue");
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn evaluate_variant_with<'r, C: Context + ?Sized>(
+        &self,
+        reader: &'r mut Reader,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<VariantEvaluation<&'r Snapshot>, Error> {
+        let (snapshot, pos) = self.resolve_in(reader, crate::FlagType::Variant)?;
+        eval::variant_at(snapshot, pos, entity_id, context)
+    }
+
+    /// [`FlagHandle::evaluate_boolean`] through a [`Reader`] of the same client.
+    pub fn evaluate_boolean_with<'r, C: Context + ?Sized>(
+        &self,
+        reader: &'r mut Reader,
+        entity_id: &str,
+        context: &C,
+    ) -> Result<BooleanEvaluation<&'r Snapshot>, Error> {
+        let (snapshot, pos) = self.resolve_in(reader, crate::FlagType::Boolean)?;
         eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
     }
 

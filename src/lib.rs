@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod net;
 mod options;
 mod persist;
+mod reader;
 mod snapshot;
 mod store;
 
@@ -50,6 +51,7 @@ pub use eval::result::{
     Reason, SegmentKeys, VariantEvaluation, VariantOr,
 };
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
+pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
 pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
 pub use store::{Health, SnapshotSource};

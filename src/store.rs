@@ -59,11 +59,29 @@ struct Current {
     error: Option<Arc<Error>>,
 }
 
+/// A consistent copy of the store's state; see [`Store::view`].
+pub(crate) struct View {
+    pub version: u64,
+    pub snapshot: Arc<Snapshot>,
+    pub generation: u64,
+    pub error: Option<Arc<Error>>,
+}
+
 /// A change listener: a callback, or a channel subscription wrapped as one.
 pub(crate) type Listener = Arc<dyn Fn(&SnapshotChange) + Send + Sync>;
 
+/// A counter alone on its cache line (128 bytes covers adjacent-line prefetching), so that
+/// the writes other fields of the store take (the lock's reader count) never invalidate it in
+/// the caches of the threads that poll it.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
 pub(crate) struct Store {
     current: RwLock<Current>,
+    /// Increases with every change of `current` (a swap, an error stored or cleared); written
+    /// under its write lock. Readers compare it with one atomic load per evaluation.
+    version: Padded,
     generation: AtomicU64,
     health: Mutex<Health>,
     listeners: Mutex<Vec<Listener>>,
@@ -85,6 +103,7 @@ impl Store {
                 snapshot,
                 error: None,
             }),
+            version: Padded(AtomicU64::new(1)),
             generation: AtomicU64::new(1),
             listeners: Mutex::new(Vec::new()),
             health: Mutex::new(Health {
@@ -112,7 +131,9 @@ impl Store {
     pub fn record_check(&self) {
         {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-            cur.error = None;
+            if cur.error.take().is_some() {
+                self.version.0.fetch_add(1, Ordering::Release);
+            }
         }
         let mut h = self.health_mut();
         h.last_success = Some(SystemTime::now());
@@ -183,6 +204,7 @@ impl Store {
             cur.error = None;
             cur.generation += 1;
             self.generation.store(cur.generation, Ordering::Release);
+            self.version.0.fetch_add(1, Ordering::Release);
             std::mem::replace(&mut cur.snapshot, snapshot)
         };
         let now = SystemTime::now();
@@ -247,6 +269,25 @@ impl Store {
     pub fn set_error(&self, error: Error) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         cur.error = Some(Arc::new(error));
+        self.version.0.fetch_add(1, Ordering::Release);
+    }
+
+    /// The change counter; see [`Store::view`].
+    #[inline(always)]
+    pub fn version(&self) -> u64 {
+        self.version.0.load(Ordering::Acquire)
+    }
+
+    /// Everything a [`crate::Reader`] keeps, read together under the lock: the version, the
+    /// snapshot, its generation and the stored error.
+    pub fn view(&self) -> View {
+        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+        View {
+            version: self.version.0.load(Ordering::Acquire),
+            snapshot: Arc::clone(&cur.snapshot),
+            generation: cur.generation,
+            error: cur.error.clone(),
+        }
     }
 
     /// Increases with every installed snapshot.

@@ -310,6 +310,56 @@ fn a_missing_flag_or_a_wrong_type_allocates_nothing() {
 }
 
 #[test]
+fn evaluations_through_a_reader_allocate_nothing() {
+    for name in ["gen-seed1.json", "gen-seed2.json"] {
+        let (client, cases) = load(name);
+        let mut reader = client.reader();
+        let handles: Vec<_> = cases.iter().map(|c| client.flag(&c.flag)).collect();
+        // Warm up: first use builds per-thread caches.
+        for case in &cases {
+            let _ = reader.evaluate_variant(&case.flag, &case.entity, &case.context);
+        }
+        let mut evaluated = 0;
+        for (case, handle) in cases.iter().zip(&handles) {
+            let (n, ok) = allocations(|| match case.kind.as_str() {
+                "variant" => {
+                    let by_key = reader
+                        .evaluate_variant(&case.flag, &case.entity, &case.context)
+                        .map(|r| r.variant_key().len());
+                    let by_handle = handle
+                        .evaluate_variant_with(&mut reader, &case.entity, case.pairs.as_slice())
+                        .map(|r| r.variant_key().len());
+                    let or = reader
+                        .evaluate_variant_or(&case.flag, &case.entity, &case.context, "d")
+                        .len();
+                    by_key.is_ok() && by_key == by_handle && by_key == Ok(or)
+                }
+                _ => {
+                    reader
+                        .evaluate_boolean(&case.flag, &case.entity, case.pairs.as_slice())
+                        .is_ok()
+                        && handle
+                            .evaluate_boolean_with(&mut reader, &case.entity, &case.context)
+                            .is_ok()
+                }
+            });
+            assert!(ok, "{name}: {} failed", case.flag);
+            assert_eq!(n, 0, "{name}: {} allocated through the reader", case.flag);
+            evaluated += 1;
+        }
+        assert!(evaluated > 10);
+        // After a swap the reader catches up without allocating either.
+        client.set_snapshot(Snapshot::from_base64(&client.get_snapshot().unwrap()).unwrap());
+        let case = &cases[0];
+        let (n, _) = allocations(|| {
+            reader.evaluate_boolean_or(&case.flag, &case.entity, &case.context, false)
+        });
+        assert_eq!(n, 0, "catching up with a swap");
+        assert_eq!(reader.generation(), client.generation());
+    }
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     // Guards the guard: a test that allocates must be counted.
     let (n, v) = allocations(|| vec![1u8; 16]);

@@ -99,3 +99,85 @@ fn readers_see_whole_snapshots_while_the_poller_swaps() {
         );
     }
 }
+
+/// A snapshot whose variant flag `v` answers `v{n}` with attachment `{"n":n}`, and whose
+/// boolean flag `b` is on for even `n`.
+fn numbered(n: usize) -> flipt_client::Snapshot {
+    let doc = format!(
+        r#"{{"namespace":{{"key":"default"}},"flags":[
+        {{"key":"v","name":"","description":"","enabled":true,"type":"VARIANT_FLAG_TYPE","rules":[],"rollouts":[],
+          "defaultVariant":{{"id":"v/{n}","key":"v{n}","attachment":"{{\"n\":{n}}}"}}}},
+        {{"key":"b","name":"","description":"","enabled":{},"type":"BOOLEAN_FLAG_TYPE","rules":[],"rollouts":[]}}]}}"#,
+        n % 2 == 0
+    );
+    flipt_client::Snapshot::from_document(&doc).unwrap()
+}
+
+/// 4 threads evaluate through their own `Reader` (by key and through a flag handle) while the
+/// main thread installs 300 snapshots, each only once every reader has seen the one before:
+/// every result is whole (key and attachment from one snapshot), readers never go back, and
+/// every swap is picked up.
+#[test]
+fn readers_pick_up_every_swap_and_see_whole_snapshots() {
+    const SWAPS: usize = 300;
+    const READERS: usize = 4;
+    let client = FliptClient::from_snapshot(numbered(0));
+    let seen: Arc<Vec<AtomicUsize>> = Arc::new((0..READERS).map(|_| AtomicUsize::new(0)).collect());
+    let done = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..READERS)
+        .map(|i| {
+            let (mut reader, handle) = (client.reader(), client.flag("v"));
+            let (seen, done) = (seen.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut last = 0usize;
+                let mut evaluations = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    let r = if evaluations % 2 == 0 {
+                        reader.evaluate_variant("v", "user", &()).expect("variant")
+                    } else {
+                        handle
+                            .evaluate_variant_with(&mut reader, "user", &())
+                            .expect("variant by handle")
+                    };
+                    let n: usize = r.variant_key()[1..].parse().expect("v{n}");
+                    assert_eq!(
+                        r.variant_attachment(),
+                        Some(format!("{{\"n\":{n}}}").as_str()),
+                        "reader {i}: a torn result"
+                    );
+                    drop(r);
+                    let on = reader
+                        .evaluate_boolean("b", "user", &())
+                        .unwrap()
+                        .is_enabled();
+                    // `b` comes from the same or a later snapshot.
+                    let later = reader.generation();
+                    assert!(
+                        on == (n % 2 == 0) || later as usize > n + 1,
+                        "reader {i}: stale b"
+                    );
+                    assert!(n >= last, "reader {i} went back from {last} to {n}");
+                    last = n;
+                    seen[i].store(n, Ordering::Release);
+                    evaluations += 1;
+                }
+                evaluations
+            })
+        })
+        .collect();
+    for n in 1..=SWAPS {
+        client.set_snapshot(numbered(n));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.iter().any(|s| s.load(Ordering::Acquire) < n) {
+            assert!(
+                Instant::now() < deadline,
+                "swap {n} was not picked up by every reader"
+            );
+            std::thread::yield_now();
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    let total: u64 = threads.into_iter().map(|t| t.join().expect("reader")).sum();
+    println!("{SWAPS} swaps picked up by {READERS} readers in {total} evaluations");
+    assert_eq!(client.generation(), SWAPS as u64 + 1);
+}

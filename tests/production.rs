@@ -709,17 +709,28 @@ fn under_fail_a_recovery_with_the_same_content_clears_the_error() {
     });
     let client =
         FliptClient::new(ClientOptions::new().url(server.url()).retry_backoff(FAST)).unwrap();
+    let mut reader = client.reader();
+    assert!(reader.evaluate_boolean("f", "u", &()).is_ok());
     phase.store(1, Ordering::SeqCst);
     assert!(eventually(|| {
         client.refresh();
         enabled(&client).is_err()
     }));
+    // A reader sees the stored error too, though no snapshot was swapped.
+    let err = reader.evaluate_boolean("f", "u", &()).unwrap_err();
+    assert_eq!(
+        server_kind(&err),
+        Some(ServerErrorKind::Status(500)),
+        "{err}"
+    );
+    assert!(!reader.evaluate_boolean_or("f", "u", &(), false));
     phase.store(0, Ordering::SeqCst);
     assert!(eventually(|| {
         client.refresh();
         enabled(&client).is_ok()
     }));
     assert!(client.health().last_error.is_none());
+    assert!(reader.evaluate_boolean("f", "u", &()).unwrap().is_enabled());
 }
 
 // ---- typed errors ----

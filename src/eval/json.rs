@@ -27,7 +27,7 @@ fn bool_str(b: bool) -> &'static str {
     }
 }
 
-impl VariantEvaluation {
+impl<S: std::ops::Deref<Target = crate::snapshot::Snapshot>> VariantEvaluation<S> {
     /// The result as the engine's JSON object: `match`, `segment_keys`, `reason`, `flag_key`,
     /// `variant_key`, `variant_attachment` (only when present), `request_duration_millis`.
     ///
@@ -65,7 +65,7 @@ impl VariantEvaluation {
     }
 }
 
-impl BooleanEvaluation {
+impl<S: std::ops::Deref<Target = crate::snapshot::Snapshot>> BooleanEvaluation<S> {
     /// The result as the engine's JSON object: `enabled`, `flag_key`, `reason`,
     /// `request_duration_millis`, `segment_keys`.
     pub fn to_json(&self) -> String {

@@ -21,6 +21,7 @@ use result::{
     BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Matched, Reason, VariantEvaluation, VariantOutcome, VariantSource,
 };
+use std::ops::Deref;
 use std::sync::Arc;
 use strings::str_eq;
 
@@ -633,12 +634,12 @@ fn boolean_step<C: Context + ?Sized>(
 }
 
 /// Variant evaluation of the flag at `pos` (a position taken from this snapshot).
-pub(crate) fn variant_at<C: Context + ?Sized>(
-    s: Arc<Snapshot>,
+pub(crate) fn variant_at<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
+    s: S,
     pos: u32,
     entity: &str,
     ctx: &C,
-) -> Result<VariantEvaluation, Error> {
+) -> Result<VariantEvaluation<S>, Error> {
     let outcome = match s.heads.get(pos as usize) {
         Some(head) => variant_of(&s, head, entity, ctx)?,
         None => return Err(Error::Internal("flag position out of range".into())),
@@ -647,13 +648,13 @@ pub(crate) fn variant_at<C: Context + ?Sized>(
 }
 
 /// Boolean evaluation of the flag at `pos` (a position taken from this snapshot).
-pub(crate) fn boolean_at<C: Context + ?Sized>(
-    s: Arc<Snapshot>,
+pub(crate) fn boolean_at<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
+    s: S,
     pos: u32,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<BooleanEvaluation, Error> {
+) -> Result<BooleanEvaluation<S>, Error> {
     let outcome = match s.heads.get(pos as usize) {
         Some(head) => boolean_of(&s, head, flag_key, entity, ctx)?,
         None => return Err(Error::Internal("flag position out of range".into())),
@@ -682,40 +683,40 @@ pub(crate) fn step_by_step<C: Context + ?Sized>(
 }
 
 /// Variant evaluation of `flag_key`; the result takes over `s`, the caller's share of the
-/// snapshot.
-pub(crate) fn variant<C: Context + ?Sized>(
-    s: Arc<Snapshot>,
+/// snapshot (an `Arc`, or a borrow for a reader).
+pub(crate) fn variant<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
+    s: S,
     namespace: &Arc<str>,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<VariantEvaluation, Error> {
+) -> Result<VariantEvaluation<S>, Error> {
     let head = lookup_head(&s, namespace, flag_key, FlagType::Variant)?;
     let outcome = variant_of(&s, head, entity, ctx)?;
     Ok(outcome.share(s))
 }
 
 /// Boolean evaluation of `flag_key` (see [`variant`]).
-pub(crate) fn boolean<C: Context + ?Sized>(
-    s: Arc<Snapshot>,
+pub(crate) fn boolean<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
+    s: S,
     namespace: &Arc<str>,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Result<BooleanEvaluation, Error> {
+) -> Result<BooleanEvaluation<S>, Error> {
     let head = lookup_head(&s, namespace, flag_key, FlagType::Boolean)?;
     let outcome = boolean_of(&s, head, flag_key, entity, ctx)?;
     Ok(outcome.share(s))
 }
 
 /// Variant evaluation of `flag_key`, or `None` for any failure, without building an error.
-pub(crate) fn variant_opt<C: Context + ?Sized>(
-    s: Arc<Snapshot>,
+pub(crate) fn variant_opt<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
+    s: S,
     namespace: &str,
     flag_key: &str,
     entity: &str,
     ctx: &C,
-) -> Option<VariantEvaluation> {
+) -> Option<VariantEvaluation<S>> {
     let head = find_head(&s, namespace, flag_key, FlagType::Variant).ok()?;
     let outcome = variant_of(&s, head, entity, ctx).ok()?;
     Some(outcome.share(s))

@@ -3,6 +3,7 @@
 
 use crate::snapshot::{Snapshot, Span};
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 /// Why an evaluation came out the way it did.
@@ -127,9 +128,13 @@ pub(crate) enum VariantSource {
 /// assert_eq!(r.segment_keys().collect::<Vec<_>>(), ["pro-users"]);
 /// # Ok::<(), flipt_client::Error>(())
 /// ```
+///
+/// `S` is how the result holds its snapshot: an `Arc` (the default, from
+/// [`crate::FliptClient`]) or a borrow (`VariantEvaluation<&Snapshot>`, from a
+/// [`crate::Reader`]); the accessors are the same.
 #[derive(Clone)]
-pub struct VariantEvaluation {
-    pub(crate) snapshot: Arc<Snapshot>,
+pub struct VariantEvaluation<S = Arc<Snapshot>> {
+    pub(crate) snapshot: S,
     pub(crate) outcome: VariantOutcome,
 }
 
@@ -146,9 +151,9 @@ pub(crate) struct VariantOutcome {
 }
 
 impl VariantOutcome {
-    /// The result, sharing `snapshot` (the one evaluated).
+    /// The result, holding `snapshot` (the one evaluated).
     #[inline(always)]
-    pub(crate) fn share(self, snapshot: Arc<Snapshot>) -> VariantEvaluation {
+    pub(crate) fn share<S>(self, snapshot: S) -> VariantEvaluation<S> {
         VariantEvaluation {
             snapshot,
             outcome: self,
@@ -156,7 +161,7 @@ impl VariantOutcome {
     }
 }
 
-impl VariantEvaluation {
+impl<S: Deref<Target = Snapshot>> VariantEvaluation<S> {
     /// The evaluated flag's key.
     pub fn flag_key(&self) -> &str {
         self.snapshot
@@ -177,15 +182,7 @@ impl VariantEvaluation {
 
     /// The chosen variant's key, or `""` when there is none.
     pub fn variant_key(&self) -> &str {
-        match self.outcome.variant {
-            VariantSource::None => "",
-            VariantSource::Default => self.default_variant().map_or("", |v| &v.key),
-            VariantSource::Distribution(d) => self
-                .snapshot
-                .distributions
-                .get(d as usize)
-                .map_or("", |d| &d.variant_key),
-        }
+        variant_key_in(&self.snapshot, &self.outcome)
     }
 
     /// The chosen variant's attachment as JSON text, verbatim from the snapshot (a v2 server
@@ -215,7 +212,7 @@ impl VariantEvaluation {
     }
 
     /// The snapshot this result was computed from.
-    pub fn snapshot(&self) -> &Arc<Snapshot> {
+    pub fn snapshot(&self) -> &S {
         &self.snapshot
     }
 
@@ -228,7 +225,30 @@ impl VariantEvaluation {
     }
 }
 
-impl fmt::Debug for VariantEvaluation {
+/// The chosen variant's key in `s`, or `""`.
+fn variant_key_in<'s>(s: &'s Snapshot, outcome: &VariantOutcome) -> &'s str {
+    match outcome.variant {
+        VariantSource::None => "",
+        VariantSource::Default => s
+            .flags
+            .get(outcome.flag as usize)
+            .and_then(|f| f.default_variant.as_ref())
+            .map_or("", |v| &v.key),
+        VariantSource::Distribution(d) => s
+            .distributions
+            .get(d as usize)
+            .map_or("", |d| &d.variant_key),
+    }
+}
+
+impl<'s> VariantEvaluation<&'s Snapshot> {
+    /// The chosen variant's key, borrowed from the snapshot rather than from the result.
+    pub fn into_variant_key(self) -> &'s str {
+        variant_key_in(self.snapshot, &self.outcome)
+    }
+}
+
+impl<S: Deref<Target = Snapshot>> fmt::Debug for VariantEvaluation<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VariantEvaluation")
             .field("flag_key", &self.flag_key())
@@ -251,9 +271,11 @@ impl fmt::Debug for VariantEvaluation {
 /// assert_eq!(r.reason(), flipt_client::Reason::Match);
 /// # Ok::<(), flipt_client::Error>(())
 /// ```
+///
+/// `S` is how the result holds its snapshot; see [`VariantEvaluation`].
 #[derive(Clone)]
-pub struct BooleanEvaluation {
-    pub(crate) snapshot: Arc<Snapshot>,
+pub struct BooleanEvaluation<S = Arc<Snapshot>> {
+    pub(crate) snapshot: S,
     pub(crate) outcome: BooleanOutcome,
 }
 
@@ -268,9 +290,9 @@ pub(crate) struct BooleanOutcome {
 }
 
 impl BooleanOutcome {
-    /// The result, sharing `snapshot` (the one evaluated).
+    /// The result, holding `snapshot` (the one evaluated).
     #[inline(always)]
-    pub(crate) fn share(self, snapshot: Arc<Snapshot>) -> BooleanEvaluation {
+    pub(crate) fn share<S>(self, snapshot: S) -> BooleanEvaluation<S> {
         BooleanEvaluation {
             snapshot,
             outcome: self,
@@ -278,7 +300,7 @@ impl BooleanOutcome {
     }
 }
 
-impl BooleanEvaluation {
+impl<S: Deref<Target = Snapshot>> BooleanEvaluation<S> {
     /// The evaluated flag's key.
     pub fn flag_key(&self) -> &str {
         self.snapshot
@@ -308,12 +330,12 @@ impl BooleanEvaluation {
     }
 
     /// The snapshot this result was computed from.
-    pub fn snapshot(&self) -> &Arc<Snapshot> {
+    pub fn snapshot(&self) -> &S {
         &self.snapshot
     }
 }
 
-impl fmt::Debug for BooleanEvaluation {
+impl<S: Deref<Target = Snapshot>> fmt::Debug for BooleanEvaluation<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BooleanEvaluation")
             .field("flag_key", &self.flag_key())
