@@ -5,8 +5,9 @@
 use crate::error::Error;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::Snapshot;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::SystemTime;
 
 /// Where the current snapshot came from.
@@ -77,7 +78,23 @@ pub(crate) type Listener = Arc<dyn Fn(&SnapshotChange) + Send + Sync>;
 #[derive(Default)]
 struct Padded(AtomicU64);
 
+/// What this thread last loaded from a store without error, for [`Store::load`]. A `Weak`, so
+/// that a thread that stops evaluating does not keep an old snapshot's data alive.
+struct LastLoad {
+    /// [`Store::id`]: unique for the process, unlike an address that a new store may reuse.
+    store: u64,
+    version: u64,
+    generation: u64,
+    snapshot: Weak<Snapshot>,
+}
+
+thread_local! {
+    static LAST_LOAD: RefCell<Option<LastLoad>> = const { RefCell::new(None) };
+}
+
 pub(crate) struct Store {
+    /// Unique per store in this process.
+    id: u64,
     current: RwLock<Current>,
     /// Increases with every change of `current` (a swap, an error stored or cleared); written
     /// under its write lock. Readers compare it with one atomic load per evaluation.
@@ -97,7 +114,9 @@ fn stored_error(e: &Error) -> Error {
 
 impl Store {
     pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Store {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             current: RwLock::new(Current {
                 generation: 1,
                 snapshot,
@@ -147,42 +166,63 @@ impl Store {
     /// The current snapshot, or the stored error. The lock is released before returning.
     #[inline]
     pub fn load(&self) -> Result<Arc<Snapshot>, Error> {
-        // A poisoned lock still holds a consistent value: swaps only assign whole values.
-        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &cur.error {
-            None => Ok(Arc::clone(&cur.snapshot)),
-            Some(e) => Err(stored_error(e)),
-        }
+        self.load_with_generation().map(|(s, _)| s)
     }
 
     /// The current snapshot and its generation, or the stored error.
+    ///
+    /// Usually without the lock: this thread's last load of this store, if the change counter
+    /// says nothing changed since, upgraded from a `Weak` (one atomic read-modify-write on the
+    /// snapshot's count instead of three on the lock and the count).
     #[inline]
     pub fn load_with_generation(&self) -> Result<(Arc<Snapshot>, u64), Error> {
-        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &cur.error {
-            None => Ok((Arc::clone(&cur.snapshot), cur.generation)),
-            Some(e) => Err(stored_error(e)),
+        match self.cached() {
+            Some(hit) => Ok(hit),
+            None => self.load_locked().map_err(|e| stored_error(&e)),
         }
+    }
+
+    /// This thread's last load, if nothing changed since.
+    #[inline(always)]
+    fn cached(&self) -> Option<(Arc<Snapshot>, u64)> {
+        let version = self.version();
+        LAST_LOAD.with(|last| {
+            let last = last.borrow();
+            let last = last
+                .as_ref()
+                .filter(|l| l.store == self.id && l.version == version)?;
+            Some((last.snapshot.upgrade()?, last.generation))
+        })
+    }
+
+    /// Loads under the lock and remembers the result for this thread.
+    #[inline(never)]
+    fn load_locked(&self) -> Result<(Arc<Snapshot>, u64), Arc<Error>> {
+        let view = self.view();
+        if let Some(e) = view.error {
+            return Err(e);
+        }
+        LAST_LOAD.with(|last| {
+            *last.borrow_mut() = Some(LastLoad {
+                store: self.id,
+                version: view.version,
+                generation: view.generation,
+                snapshot: Arc::downgrade(&view.snapshot),
+            })
+        });
+        Ok((view.snapshot, view.generation))
     }
 
     /// The current snapshot, or `None` when an error is stored (no error is built).
     #[inline]
     pub fn try_load(&self) -> Option<Arc<Snapshot>> {
-        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &cur.error {
-            None => Some(Arc::clone(&cur.snapshot)),
-            Some(_) => None,
-        }
+        self.try_load_with_generation().map(|(s, _)| s)
     }
 
     /// The current snapshot and its generation, or `None` when an error is stored.
     #[inline]
     pub fn try_load_with_generation(&self) -> Option<(Arc<Snapshot>, u64)> {
-        let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &cur.error {
-            None => Some((Arc::clone(&cur.snapshot), cur.generation)),
-            Some(_) => None,
-        }
+        self.cached().or_else(|| self.load_locked().ok())
     }
 
     /// The current snapshot even when an error is stored.
@@ -293,5 +333,48 @@ impl Store {
     /// Increases with every installed snapshot.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(namespace: &str) -> Arc<Snapshot> {
+        Arc::new(Snapshot::empty(namespace))
+    }
+
+    #[test]
+    fn the_thread_cache_follows_stores_swaps_and_errors() {
+        let a = Store::new(snapshot("a"), SnapshotSource::Local);
+        let b = Store::new(snapshot("b"), SnapshotSource::Local);
+        for _ in 0..3 {
+            assert_eq!(a.load().unwrap().namespace(), "a");
+            assert_eq!(b.load().unwrap().namespace(), "b");
+        }
+        drop(a.install(snapshot("a2"), SnapshotSource::Local));
+        assert_eq!(a.load().unwrap().namespace(), "a2");
+        assert_eq!(a.load_with_generation().unwrap().1, 2);
+
+        a.set_error(Error::closed());
+        assert!(a.load().is_err());
+        assert!(a.try_load().is_none());
+        a.record_check();
+        assert_eq!(a.try_load().unwrap().namespace(), "a2");
+
+        // The cache holds a Weak: a swapped-out snapshot is freed with its last user.
+        let old = Arc::downgrade(&a.load().unwrap());
+        drop(a.install(snapshot("a3"), SnapshotSource::Local));
+        assert!(old.upgrade().is_none());
+        assert_eq!(a.load().unwrap().namespace(), "a3");
+    }
+
+    #[test]
+    fn a_new_store_never_hits_an_old_stores_cache() {
+        for round in 0..50 {
+            let name = format!("n{round}");
+            let store = Store::new(snapshot(&name), SnapshotSource::Local);
+            assert_eq!(store.load().unwrap().namespace(), name);
+        }
     }
 }
