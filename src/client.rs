@@ -99,6 +99,13 @@ impl FliptClient {
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn new(options: ClientOptions) -> Result<FliptClient, Error> {
+        FliptClient::start(options, true)
+    }
+
+    /// [`FliptClient::new`]; with `strict` false, a failed or late first fetch under
+    /// [`ErrorStrategy::Fail`] leaves a running client in the error state (evaluations return
+    /// the error until an update succeeds), as the official engine starts.
+    pub(crate) fn start(options: ClientOptions, strict: bool) -> Result<FliptClient, Error> {
         options.validate()?;
         let persist = options.persist_path.as_ref().map(|path| Persist {
             path: path.clone(),
@@ -180,7 +187,7 @@ impl FliptClient {
                 Error::Internal("the update thread ended before its first fetch".into())
             }
         };
-        if fallback {
+        if fallback || !strict {
             log::warn!(
                 "flipt: initial fetch failed, starting from the {source:?} snapshot: {failure}"
             );

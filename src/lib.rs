@@ -20,12 +20,16 @@
 //! assert!(!search.is_enabled());
 //! # Ok::<(), flipt_client::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+// `unsafe` is forbidden, except in the C ABI of the `ffi` feature, which alone allows it.
+#![cfg_attr(not(feature = "ffi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "ffi", deny(unsafe_code))]
 #![warn(missing_docs)]
 
 mod client;
 mod error;
 mod eval;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;

@@ -16,6 +16,47 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The civil date of a day count from 1970-01-01 (the inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `at` as UTC RFC 3339 with `Z` and 0, 3, 6 or 9 fraction digits, as the engine (chrono)
+/// writes its result timestamps, e.g. `2025-06-01T12:34:56.080390779Z`.
+#[cfg_attr(not(feature = "ffi"), allow(dead_code))]
+pub(crate) fn format_rfc3339(at: std::time::SystemTime) -> String {
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    let nanos = since.subsec_nanos();
+    if nanos != 0 {
+        if nanos % 1_000_000 == 0 {
+            out.push_str(&format!(".{:03}", nanos / 1_000_000));
+        } else if nanos % 1_000 == 0 {
+            out.push_str(&format!(".{:06}", nanos / 1_000));
+        } else {
+            out.push_str(&format!(".{nanos:09}"));
+        }
+    }
+    out.push('Z');
+    out
+}
+
 /// Bytes 0–7 of the head, `YYYY-MM-`: which are digits, and what the others hold.
 const DATE_DIGITS: u64 = 0x00FF_FF00_FFFF_FFFF;
 const DATE_SEPARATORS: u64 = (b'-' as u64) << 32 | (b'-' as u64) << 56;
@@ -118,6 +159,22 @@ fn offset(negative: bool, d: [u8; 4]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::parse_rfc3339 as p;
+
+    #[test]
+    fn formats_like_the_engine_and_parses_back() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |s: u64, n: u32| super::format_rfc3339(UNIX_EPOCH + Duration::new(s, n));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(1_704_067_200, 500_000_000), "2024-01-01T00:00:00.500Z");
+        assert_eq!(at(1_709_164_800, 1_000), "2024-02-29T00:00:00.000001Z");
+        assert_eq!(
+            at(1_748_781_296, 80_390_779),
+            "2025-06-01T12:34:56.080390779Z"
+        );
+        for secs in (0..4_102_444_800u64).step_by(86_399 * 37) {
+            assert_eq!(p(&at(secs, 0)), Some(secs as i64), "{}", at(secs, 0));
+        }
+    }
 
     #[test]
     fn accepts_rfc3339_variants() {

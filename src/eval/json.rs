@@ -42,11 +42,20 @@ impl<S: std::ops::Deref<Target = crate::snapshot::Snapshot>> VariantEvaluation<S
     /// ```
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(160);
-        self.write_json(&mut out);
+        self.write_json(&mut out, None);
         out
     }
 
-    fn write_json(&self, out: &mut String) {
+    /// [`VariantEvaluation::to_json`] with the engine's `timestamp` field, as the C ABI
+    /// answers (the official SDKs' models require it).
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))]
+    pub(crate) fn to_engine_json(&self, timestamp: &str) -> String {
+        let mut out = String::with_capacity(200);
+        self.write_json(&mut out, Some(timestamp));
+        out
+    }
+
+    fn write_json(&self, out: &mut String, timestamp: Option<&str>) {
         out.push_str("{\"match\":");
         out.push_str(bool_str(self.is_match()));
         out.push_str(",\"segment_keys\":");
@@ -61,7 +70,9 @@ impl<S: std::ops::Deref<Target = crate::snapshot::Snapshot>> VariantEvaluation<S
             out.push_str(",\"variant_attachment\":");
             write_str(out, a);
         }
-        out.push_str(",\"request_duration_millis\":0.0}");
+        out.push_str(",\"request_duration_millis\":0.0");
+        write_timestamp(out, timestamp);
+        out.push('}');
     }
 }
 
@@ -70,18 +81,28 @@ impl<S: std::ops::Deref<Target = crate::snapshot::Snapshot>> BooleanEvaluation<S
     /// `request_duration_millis`, `segment_keys`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(128);
-        self.write_json(&mut out);
+        self.write_json(&mut out, None);
         out
     }
 
-    fn write_json(&self, out: &mut String) {
+    /// [`BooleanEvaluation::to_json`] with the engine's `timestamp` field.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))]
+    pub(crate) fn to_engine_json(&self, timestamp: &str) -> String {
+        let mut out = String::with_capacity(160);
+        self.write_json(&mut out, Some(timestamp));
+        out
+    }
+
+    fn write_json(&self, out: &mut String, timestamp: Option<&str>) {
         out.push_str("{\"enabled\":");
         out.push_str(bool_str(self.is_enabled()));
         out.push_str(",\"flag_key\":");
         write_str(out, self.flag_key());
         out.push_str(",\"reason\":\"");
         out.push_str(self.reason().as_str());
-        out.push_str("\",\"request_duration_millis\":0.0,\"segment_keys\":");
+        out.push_str("\",\"request_duration_millis\":0.0");
+        write_timestamp(out, timestamp);
+        out.push_str(",\"segment_keys\":");
         str_array(out, self.segment_keys());
         out.push('}');
     }
@@ -103,6 +124,16 @@ impl BatchEvaluation<'_> {
     /// The batch as the engine's JSON object: `responses` (each with `type` and all three
     /// response keys, the unused ones `null`) and `request_duration_millis`.
     pub fn to_json(&self) -> String {
+        self.write_json(None)
+    }
+
+    /// [`BatchEvaluation::to_json`] with the engine's `timestamp` in every result.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))]
+    pub(crate) fn to_engine_json(&self, timestamp: &str) -> String {
+        self.write_json(Some(timestamp))
+    }
+
+    fn write_json(&self, timestamp: Option<&str>) -> String {
         let mut out = String::with_capacity(64 + self.responses.len() * 256);
         out.push_str("{\"responses\":[");
         for (i, item) in self.responses.iter().enumerate() {
@@ -113,12 +144,12 @@ impl BatchEvaluation<'_> {
             out.push_str(item.type_str());
             out.push_str("\",\"boolean_evaluation_response\":");
             match item {
-                BatchItem::Boolean(b) => b.write_json(&mut out),
+                BatchItem::Boolean(b) => b.write_json(&mut out, timestamp),
                 _ => out.push_str("null"),
             }
             out.push_str(",\"variant_evaluation_response\":");
             match item {
-                BatchItem::Variant(v) => v.write_json(&mut out),
+                BatchItem::Variant(v) => v.write_json(&mut out, timestamp),
                 _ => out.push_str("null"),
             }
             out.push_str(",\"error_evaluation_response\":");
@@ -130,6 +161,14 @@ impl BatchEvaluation<'_> {
         }
         out.push_str("],\"request_duration_millis\":0.0}");
         out
+    }
+}
+
+/// `,"timestamp":"..."` when there is one.
+fn write_timestamp(out: &mut String, timestamp: Option<&str>) {
+    if let Some(t) = timestamp {
+        out.push_str(",\"timestamp\":");
+        write_str(out, t);
     }
 }
 
