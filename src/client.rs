@@ -20,9 +20,12 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// A Flipt client that evaluates flags locally against an in-memory snapshot.
 ///
-/// Evaluations never wait on the network and allocate nothing: they clone an `Arc` of the
-/// current snapshot under a read lock held for a few nanoseconds, release it, and compute.
-/// `FliptClient` is `Send + Sync`; share it by reference or clone it (clones share one
+/// Evaluations never wait on the network and allocate nothing. Each result owns an `Arc` of
+/// the snapshot it was computed from: the calling thread reuses the snapshot it loaded last
+/// while the client's change counter says nothing changed, and takes the read lock only after
+/// a swap. The `Arc`'s reference count is still written by every evaluation on every thread;
+/// for hot loops on several threads use a [`crate::Reader`] per thread, which writes nothing
+/// shared. `FliptClient` is `Send + Sync`; share it by reference or clone it (clones share one
 /// snapshot).
 ///
 /// ```
