@@ -1,22 +1,32 @@
 //! [`FliptClient`]: the public face of the crate.
 
-use crate::error::{Error, FlagKey, ServerErrorKind};
+#[cfg(feature = "net")]
+use crate::error::ServerErrorKind;
+use crate::error::{Error, FlagKey};
 use crate::eval::explain::{self, Explanation};
 use crate::eval::{self, result::*, Context};
-use crate::net::http::Fetcher;
-use crate::net::poller::{Poller, Updater};
-use crate::net::stop::Stop;
+#[cfg(feature = "net")]
+use crate::net::{
+    http::Fetcher,
+    poller::{Poller, Updater},
+    stop::Stop,
+};
+#[cfg(feature = "net")]
 use crate::options::{Authentication, ClientOptions, ErrorStrategy};
-use crate::persist::read_limited;
+#[cfg(feature = "net")]
 use crate::persist::Persist;
 use crate::reader::Reader;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::{FlagInfo, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
+use crate::util::read_limited;
 use std::cell::Cell;
 use std::path::Path;
+#[cfg(feature = "net")]
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+#[cfg(feature = "net")]
+use std::sync::{Mutex, RwLock};
 
 /// A Flipt client that evaluates flags locally against an in-memory snapshot.
 ///
@@ -47,11 +57,14 @@ struct Inner {
     namespace: Arc<str>,
     store: Arc<Store>,
     /// Credentials for the next request; `None` for offline clients.
+    #[cfg(feature = "net")]
     auth: Option<Arc<RwLock<Option<Authentication>>>>,
     /// The update thread; `None` for offline clients and after `close()`.
+    #[cfg(feature = "net")]
     poller: Mutex<Option<Poller>>,
 }
 
+#[cfg(feature = "net")]
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(mut p) = self
@@ -101,6 +114,7 @@ impl FliptClient {
     /// client.close();
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
+    #[cfg(feature = "net")]
     pub fn new(options: ClientOptions) -> Result<FliptClient, Error> {
         FliptClient::start(options, true)
     }
@@ -108,6 +122,7 @@ impl FliptClient {
     /// [`FliptClient::new`]; with `strict` false, a failed or late first fetch under
     /// [`ErrorStrategy::Fail`] leaves a running client in the error state (evaluations return
     /// the error until an update succeeds), as the official engine starts.
+    #[cfg(feature = "net")]
     pub(crate) fn start(options: ClientOptions, strict: bool) -> Result<FliptClient, Error> {
         options.validate()?;
         let persist = options.persist_path.as_ref().map(|path| Persist {
@@ -207,12 +222,14 @@ impl FliptClient {
     /// Evaluations keep working on the last snapshot. Idempotent; also done when the last
     /// clone of the client is dropped.
     pub fn close(&self) {
+        #[cfg(feature = "net")]
         let poller = self
             .inner
             .poller
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        #[cfg(feature = "net")]
         if let Some(mut p) = poller {
             p.close();
         }
@@ -223,13 +240,14 @@ impl FliptClient {
     /// once; watch [`FliptClient::generation`] or [`FliptClient::subscribe`] for the result. A
     /// no-op for offline and closed clients.
     ///
-    /// ```no_run
-    /// # let client = flipt_client::FliptClient::new(flipt_client::ClientOptions::new())?;
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
     /// // e.g. on SIGHUP, or after an admin changed a flag
     /// client.refresh();
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn refresh(&self) {
+        #[cfg(feature = "net")]
         if let Some(p) = self
             .inner
             .poller
@@ -243,6 +261,7 @@ impl FliptClient {
 
     /// Replaces the credentials used from the next request on (the next poll or stream
     /// reconnect). `None` removes the `Authorization` header.
+    #[cfg(feature = "net")]
     pub fn update_authentication(
         &self,
         authentication: Option<Authentication>,
@@ -282,13 +301,20 @@ impl FliptClient {
     /// keys of the flags it added, removed or changed. A listener that panics is logged and
     /// stays registered; keep listeners short, the next update waits for them.
     ///
-    /// ```no_run
-    /// # let client = flipt_client::FliptClient::new(flipt_client::ClientOptions::new())?;
-    /// client.on_change(|change| {
-    ///     for key in &change.changed {
-    ///         println!("flag {key} changed in generation {}", change.generation);
+    /// ```
+    /// use flipt_client::{FliptClient, Snapshot};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let client = FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// client.on_change(move |change| {
+    ///     for key in &change.removed {
+    ///         log.lock().unwrap().push(format!("{key} removed in generation {}", change.generation));
     ///     }
     /// });
+    /// client.set_snapshot(Snapshot::empty("default"));
+    /// assert!(seen.lock().unwrap().contains(&"new-search removed in generation 2".to_string()));
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn on_change(&self, listener: impl Fn(&SnapshotChange) + Send + Sync + 'static) {
@@ -360,7 +386,9 @@ impl FliptClient {
             inner: Arc::new(Inner {
                 namespace,
                 store: Arc::new(Store::new(Arc::new(snapshot), SnapshotSource::Local)),
+                #[cfg(feature = "net")]
                 auth: None,
+                #[cfg(feature = "net")]
                 poller: Mutex::new(None),
             }),
         }
@@ -385,7 +413,7 @@ impl FliptClient {
     /// ```
     pub fn from_snapshot_file(path: impl AsRef<Path>) -> Result<FliptClient, Error> {
         let path = path.as_ref();
-        let bytes = read_limited(path, ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE)
+        let bytes = read_limited(path, crate::util::DEFAULT_MAX_SNAPSHOT_SIZE)
             .map_err(|e| Error::io(format!("cannot read snapshot file {}", path.display()), e))?;
         Ok(FliptClient::from_snapshot(Snapshot::parse_bytes(&bytes)?))
     }

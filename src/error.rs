@@ -244,6 +244,7 @@ impl std::error::Error for Error {
 
 impl Error {
     /// A server error of `kind` with the engine's `message` (capped at [`MAX_ERROR_TEXT`]).
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn server(kind: ServerErrorKind, message: impl Into<String>) -> Error {
         Error::Server(ServerError {
             kind,
@@ -252,6 +253,7 @@ impl Error {
     }
 
     /// The error returned once the client is closed.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn closed() -> Error {
         Error::server(ServerErrorKind::Closed, "client closed")
     }
@@ -301,7 +303,8 @@ pub enum ServerErrorKind {
 /// official engine's text for people (`Display` of the enclosing [`Error`]).
 ///
 /// ```
-/// use flipt_client::{ClientOptions, ErrorStrategy, FliptClient, ServerErrorKind};
+/// # #[cfg(feature = "net")] {
+/// use flipt_client::{ClientOptions, FliptClient, ServerErrorKind};
 /// use std::time::Duration;
 ///
 /// // Nothing listens on port 9 of this machine: the connection is refused.
@@ -312,6 +315,7 @@ pub enum ServerErrorKind {
 /// )
 /// .unwrap_err();
 /// assert_eq!(err.as_server().map(|e| e.kind()), Some(ServerErrorKind::Connect));
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {

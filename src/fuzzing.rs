@@ -4,6 +4,7 @@
 //! Each function panics when an invariant fails, which is how a fuzzer reports a finding.
 
 use crate::eval::context::Context;
+#[cfg(feature = "net")]
 use crate::net::stream::{Frame, LineFramer};
 use crate::snapshot::Snapshot;
 use std::sync::Arc;
@@ -174,6 +175,7 @@ pub fn check_seed(data: &[u8]) {
 
 /// Target `framer`: the stream line framer yields the same lines however the input is cut.
 /// The first byte chooses the cut points.
+#[cfg(feature = "net")]
 pub fn check_framer(data: &[u8]) {
     let Some((&seed, input)) = data.split_first() else {
         return;

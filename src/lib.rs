@@ -32,12 +32,16 @@ mod eval;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod net;
+#[cfg(feature = "net")]
+mod net;
+#[cfg(feature = "net")]
 mod options;
+#[cfg(feature = "net")]
 mod persist;
 mod reader;
 mod snapshot;
 mod store;
+mod util;
 
 pub use client::{FlagHandle, FliptClient};
 pub use error::{
@@ -54,13 +58,14 @@ pub use eval::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Reason, SegmentKeys, VariantEvaluation, VariantOr,
 };
+#[cfg(feature = "net")]
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
 pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
 pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
 pub use store::{Health, SnapshotSource};
 
-// The README's examples are compiled and run as doctests.
+// The README's examples are compiled and run as doctests (they use the network client).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "net"))]
 pub struct ReadmeDoctests;

@@ -349,7 +349,7 @@ fn no_control_characters(what: &str, value: &str) -> Result<(), Error> {
 
 impl ClientOptions {
     /// The default of [`ClientOptions::max_snapshot_size`]: 64 MiB.
-    pub const DEFAULT_MAX_SNAPSHOT_SIZE: u64 = 64 * 1024 * 1024;
+    pub const DEFAULT_MAX_SNAPSHOT_SIZE: u64 = crate::util::DEFAULT_MAX_SNAPSHOT_SIZE;
 
     /// The shortest [`ClientOptions::update_interval`] accepted: 1 s.
     pub const MIN_UPDATE_INTERVAL: Duration = Duration::from_secs(1);

@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::eval::bucket::crc32;
 use crate::snapshot::export::write_str;
 use crate::snapshot::Snapshot;
+use crate::util::read_limited;
 use miniserde::Deserialize;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "flipt-client-snapshot/1";
@@ -125,10 +126,9 @@ impl Persist {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = self.dir().join(format!(
-            ".{name}.tmp.{:016x}",
-            crate::net::http::random_u64()
-        ));
+        let tmp = self
+            .dir()
+            .join(format!(".{name}.tmp.{:016x}", crate::util::random_u64()));
         let result = (|| {
             let mut f = create_private(&tmp)?;
             f.write_all(bytes)?;
@@ -164,28 +164,6 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// The contents of `path`, refusing a file larger than `limit` bytes without reading it all.
-pub(crate) fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    let too_large = |size: u64| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("file of {size} bytes or more exceeds the limit of {limit} bytes"),
-        )
-    };
-    let size = file.metadata()?.len();
-    if size > limit {
-        return Err(too_large(size));
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    // The file may grow while it is read: never take more than the limit.
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +172,7 @@ mod tests {
         let d = std::env::temp_dir().join(format!(
             "flipt-persist-{name}-{}-{:x}",
             std::process::id(),
-            crate::net::http::random_u64()
+            crate::util::random_u64()
         ));
         std::fs::create_dir_all(&d).unwrap();
         d

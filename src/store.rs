@@ -147,6 +147,7 @@ impl Store {
 
     /// The server answered, confirming the snapshot we hold ("not modified", or the same
     /// bytes again): the last error is over.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub fn record_check(&self) {
         {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
@@ -159,6 +160,7 @@ impl Store {
         h.last_error = None;
     }
 
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub fn record_error(&self, error: Error) {
         self.health_mut().last_error = Some((SystemTime::now(), error));
     }
@@ -306,6 +308,7 @@ impl Store {
     }
 
     /// Stores an error that evaluations return until the next successful swap.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub fn set_error(&self, error: Error) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         cur.error = Some(Arc::new(error));

@@ -185,6 +185,7 @@ fn batch_allocates_only_its_result_vector() {
     assert_eq!(n, 0, "evaluate_batch_into allocated {n} times");
 }
 
+#[cfg(feature = "net")]
 #[test]
 fn evaluations_allocate_nothing_while_a_poller_swaps_snapshots() {
     use support::server::{FakeServer, Reply};

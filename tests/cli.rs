@@ -1,6 +1,8 @@
 //! The `evaluate` example answers every conformance request, fed as JSON lines, with exactly
 //! the official engine's envelope; and its human-readable mode works on the bundled snapshot.
 
+#![cfg(feature = "net")]
+
 mod support;
 
 use serde_json::Value;

@@ -4,14 +4,17 @@
 
 mod support;
 
-use flipt_client::{BatchItem, ClientOptions, EvaluationRequest, FliptClient};
+use flipt_client::FliptClient;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::server::{doc_with, FakeServer, Reply};
 
+#[cfg(feature = "net")]
 #[test]
 fn readers_see_whole_snapshots_while_the_poller_swaps() {
+    use flipt_client::{BatchItem, ClientOptions, EvaluationRequest};
+    use support::server::{doc_with, FakeServer, Reply};
+
     let served = Arc::new(AtomicUsize::new(0));
     let s = served.clone();
     // Each poll gets the other of two snapshots: all flags on, or all off. A slow answer

@@ -31,6 +31,7 @@ fn seed_corpus() {
     replay("seed", fuzzing::check_seed);
 }
 
+#[cfg(feature = "net")]
 #[test]
 fn framer_corpus() {
     replay("framer", fuzzing::check_framer);

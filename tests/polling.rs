@@ -1,6 +1,8 @@
 //! The network client in polling mode against a fake Flipt server: paths and headers, ETag,
 //! updates, retries, error strategies, authentication changes, validation and `close()`.
 
+#![cfg(feature = "net")]
+
 mod support;
 
 use support::eventually;

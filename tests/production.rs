@@ -5,6 +5,8 @@
 //!
 //! Timing is asserted only as generous bounds; the measured figures are printed.
 
+#![cfg(feature = "net")]
+
 mod support;
 
 use flipt_client::{

@@ -2,6 +2,8 @@
 //! (however the lines are split), error lines, a server dying mid-stream, reconnects with
 //! backoff, and `close()` while the stream is idle.
 
+#![cfg(feature = "net")]
+
 mod support;
 
 use support::eventually;

@@ -2,6 +2,8 @@
 //! custom CA from a file and inline, a wrong CA refused, `insecure_skip_verify`,
 //! `insecure_skip_hostname_verify` with a name mismatch, and mTLS.
 
+#![cfg(feature = "net")]
+
 mod support;
 
 use flipt_client::{ClientOptions, ErrorKind, FliptClient, ServerErrorKind, TlsConfig};

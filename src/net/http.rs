@@ -7,7 +7,6 @@ use super::tls::TlsConnector;
 use crate::error::{Error, ServerErrorKind, SnapshotError};
 use crate::options::{redacted_url, Authentication, ClientOptions};
 use crate::snapshot::Snapshot;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -57,23 +56,10 @@ pub(crate) fn encode(s: &str) -> String {
     out
 }
 
-/// A uniform random 64-bit value without a dependency: std's randomly keyed SipHash over a
-/// counter and the clock. Plenty for jitter and temporary file names.
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    h.finish()
-}
-
 /// Full-jitter exponential backoff: uniform in `[0, min(cap, base * 2^n))`.
 pub(crate) fn backoff(base: Duration, n: u32) -> Duration {
     let ceiling = base.saturating_mul(1u32 << n.min(16)).min(BACKOFF_CAP);
-    ceiling.mul_f64((random_u64() >> 11) as f64 / (1u64 << 53) as f64)
+    ceiling.mul_f64((crate::util::random_u64() >> 11) as f64 / (1u64 << 53) as f64)
 }
 
 /// A 64-bit fingerprint of a snapshot body, to recognise a 200 that repeats what we hold.

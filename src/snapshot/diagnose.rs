@@ -14,6 +14,7 @@ pub(crate) enum Format {
     Document,
     Engine,
     /// A line of the streaming endpoint, `{"result": Document}`.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     StreamLine,
 }
 

@@ -16,6 +16,7 @@ pub(crate) struct Document {
 
 /// One message of the streaming endpoint: `{"result": Document}`.
 #[derive(Deserialize)]
+#[cfg_attr(not(feature = "net"), allow(dead_code))]
 pub(crate) struct StreamMessage {
     pub result: Document,
 }

@@ -299,6 +299,7 @@ impl Snapshot {
     }
 
     /// Parses one line of the streaming endpoint, `{"result": <document>}`.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn from_stream_line(line: &str) -> Result<Snapshot, SnapshotError> {
         match miniserde::json::from_str::<document::StreamMessage>(line) {
             Ok(msg) => compile::from_document(msg.result),
