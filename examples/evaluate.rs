@@ -22,9 +22,10 @@
 //! output line is the official engine's envelope `{"status","result","error_message"}`.
 
 use base64::Engine as _;
+use flipt_client::json::{envelope, flags_json};
 use flipt_client::{
-    envelope, flags_json, Authentication, ClientOptions, ErrorStrategy, EvaluationRequest,
-    FetchMode, FlagType, FliptClient, Snapshot, TlsConfig,
+    Authentication, ClientOptions, ErrorStrategy, EvaluationRequest, FetchMode, FlagType,
+    FliptClient, Snapshot, TlsConfig,
 };
 use serde_json::Value;
 use std::collections::HashMap;

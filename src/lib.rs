@@ -48,12 +48,15 @@ pub use error::{
     Error, ErrorKind, FlagKey, FlagType, IoError, RankList, ServerError, ServerErrorKind,
     SnapshotError, MAX_ERROR_TEXT,
 };
-pub use eval::bucket::crc32;
 pub use eval::context::Context;
 pub use eval::explain::{
     BucketTrace, ConstraintTrace, ExplainedOutcome, Explanation, SegmentTrace, Step,
 };
-pub use eval::json::{envelope, flags_json};
+/// The official engine's JSON envelopes, for tools that speak its protocol (CLIs, test
+/// harnesses, the C ABI).
+pub mod json {
+    pub use crate::eval::json::{envelope, flags_json};
+}
 pub use eval::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Reason, SegmentKeys, VariantEvaluation, VariantOr,

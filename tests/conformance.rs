@@ -5,7 +5,8 @@
 mod support;
 
 use base64::Engine as _;
-use flipt_client::{envelope, flags_json, EvaluationRequest, FliptClient, Snapshot};
+use flipt_client::json::{envelope, flags_json};
+use flipt_client::{EvaluationRequest, FliptClient, Snapshot};
 use serde_json::Value;
 use std::collections::HashMap;
 use support::vectors;

@@ -16,6 +16,7 @@ use std::fmt;
 
 /// One constraint as the evaluation saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConstraintTrace {
     /// The comparison type, e.g. `STRING_CONSTRAINT_COMPARISON_TYPE`.
     pub kind: &'static str,
@@ -33,6 +34,7 @@ pub struct ConstraintTrace {
 
 /// One segment as the evaluation saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SegmentTrace {
     /// The segment key.
     pub key: String,
@@ -47,6 +49,7 @@ pub struct SegmentTrace {
 
 /// The distribution choice of a matched rule.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BucketTrace {
     /// `crc32(flag_key + entity_id) % 1000`.
     pub bucket: u32,
@@ -110,6 +113,7 @@ pub enum Step {
 
 /// The conclusion of the tracing walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExplainedOutcome {
     /// `match` for variant flags, `enabled` for boolean flags.
     pub value: bool,

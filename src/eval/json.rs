@@ -211,7 +211,7 @@ impl FlagInfo {
 /// # let client = flipt_client::FliptClient::from_snapshot_json(include_str!("../../examples/data/snapshot.json"))?;
 /// let r = client.evaluate_boolean("nope", "user-1", &());
 /// assert_eq!(
-///     flipt_client::envelope(r.map(|b| b.to_json())),
+///     flipt_client::json::envelope(r.map(|b| b.to_json())),
 ///     r#"{"status":"failure","result":null,"error_message":"invalid request: failed to get flag information default/nope"}"#
 /// );
 /// # Ok::<(), flipt_client::Error>(())

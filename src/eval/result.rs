@@ -367,6 +367,7 @@ impl ErrorReason {
 
 /// A batch item for a flag that could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ErrorEvaluation<'r> {
     /// The requested flag key.
     pub flag_key: &'r str,
@@ -400,6 +401,7 @@ impl BatchItem<'_> {
 
 /// The responses of a batch evaluation, in request order.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BatchEvaluation<'r> {
     /// One response per request.
     pub responses: Vec<BatchItem<'r>>,

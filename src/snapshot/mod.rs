@@ -37,7 +37,6 @@ use std::sync::Arc;
 /// assert_eq!(snapshot.len(), 1);
 /// # Ok::<(), flipt_client::SnapshotError>(())
 /// ```
-#[derive(Debug)]
 pub struct Snapshot {
     pub(crate) namespace: Arc<str>,
     pub(crate) flags: Vec<Flag>,
@@ -69,6 +68,30 @@ pub struct Snapshot {
     pub(crate) distributions: Vec<Distribution>,
     /// Per rule, the buckets of its positive-rollout distributions, padded to whole groups.
     pub(crate) buckets: Vec<crate::eval::bucket::Bucket>,
+}
+
+/// A summary: the namespace and counts (the compiled tables of a large snapshot would print
+/// megabytes). Use [`Snapshot::flags`] or [`Snapshot::to_engine_json`] for the contents.
+///
+/// ```
+/// let s = flipt_client::Snapshot::parse(include_str!("../../examples/data/snapshot.json"))?;
+/// assert_eq!(
+///     format!("{s:?}"),
+///     r#"Snapshot { namespace: "default", flags: 2, rules: 2, rollouts: 2, segments: 3, constraints: 5 }"#
+/// );
+/// # Ok::<(), flipt_client::SnapshotError>(())
+/// ```
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("namespace", &self.namespace)
+            .field("flags", &self.flags.len())
+            .field("rules", &self.rules.len())
+            .field("rollouts", &self.rollouts.len())
+            .field("segments", &self.segments.len())
+            .field("constraints", &self.constraints.len())
+            .finish()
+    }
 }
 
 /// A compact `start..end` into one of the snapshot's arrays.
@@ -258,6 +281,7 @@ pub(crate) struct Distribution {
 
 /// Public summary of one flag, as returned by [`crate::FliptClient::list_flags`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlagInfo {
     /// The flag key.
     pub key: String,
@@ -273,6 +297,7 @@ pub struct FlagInfo {
 
 /// A flag's default variant, part of [`FlagInfo`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VariantInfo {
     /// The variant id (`{flag_key}/{variant_key}` on a v2 server).
     pub id: String,
