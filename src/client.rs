@@ -6,11 +6,7 @@ use crate::error::{Error, FlagKey};
 use crate::eval::explain::{self, Explanation};
 use crate::eval::{self, result::*, Context};
 #[cfg(feature = "net")]
-use crate::net::{
-    http::Fetcher,
-    poller::{Poller, Updater},
-    stop::Stop,
-};
+use crate::net::{http::Fetcher, poller::Poller, stop::Stop};
 #[cfg(feature = "net")]
 use crate::options::{Authentication, ClientOptions, ErrorStrategy};
 #[cfg(feature = "net")]
@@ -19,6 +15,8 @@ use crate::reader::Reader;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::{FlagInfo, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
+#[cfg(feature = "net")]
+use crate::update::Updater;
 use crate::util::read_limited;
 use std::cell::Cell;
 use std::path::Path;

@@ -41,6 +41,8 @@ mod persist;
 mod reader;
 mod snapshot;
 mod store;
+#[cfg(feature = "net")]
+mod update;
 mod util;
 
 pub use client::{FlagHandle, FliptClient};

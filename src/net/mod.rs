@@ -1,5 +1,6 @@
 //! The network side: TLS setup, HTTP requests with retries, the stream framer and the
-//! background thread. It produces snapshots and hands them to the store; it never evaluates.
+//! background thread. It produces snapshots or errors and hands them to the update policy
+//! (`crate::update`); it never touches the store itself, and never evaluates.
 
 pub(crate) mod http;
 pub(crate) mod poller;

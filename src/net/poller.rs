@@ -9,10 +9,9 @@ use super::http::{backoff, Fetched, Fetcher};
 use super::stop::Stop;
 use super::stream::{Frame, LineFramer};
 use crate::error::{Error, SnapshotError};
-use crate::options::{ErrorStrategy, FetchMode};
-use crate::persist::Persist;
+use crate::options::FetchMode;
 use crate::snapshot::Snapshot;
-use crate::store::{SnapshotSource, Store};
+use crate::update::Updater;
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -22,78 +21,6 @@ use std::time::Duration;
 /// How long `close()` waits for the thread before leaving it to finish on its own (it then
 /// exits at its next check of the stop flag, at the latest when its connect times out).
 const CLOSE_WAIT: Duration = Duration::from_millis(50);
-
-/// Everything that happens to a fetched snapshot: check, install, persist, notify; and to a
-/// failure: log, record, and under `fail` poison evaluations.
-pub(crate) struct Updater {
-    pub store: Arc<Store>,
-    pub strategy: ErrorStrategy,
-    pub persist: Option<Persist>,
-    /// The namespace asked for: a document of another one is refused.
-    pub namespace: String,
-    pub stop: Arc<Stop>,
-    /// The digest of the last body installed from the server and the generation it got.
-    pub last: Option<(u64, u64)>,
-}
-
-impl Updater {
-    /// Applies one outcome; returns the error it reported, if any.
-    pub fn apply(&mut self, outcome: Result<Fetched, Error>) -> Result<(), Error> {
-        if self.stop.is_stopped() {
-            // Closed: nothing more reaches the store.
-            return Err(Error::closed());
-        }
-        let result = match outcome {
-            Ok(Fetched::Snapshot(snapshot, digest)) => self.install(*snapshot, digest),
-            Ok(Fetched::NotModified) => {
-                self.store.record_check();
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = &result {
-            self.report(e.clone());
-        }
-        result
-    }
-
-    fn install(&mut self, snapshot: Snapshot, digest: u64) -> Result<(), Error> {
-        if snapshot.namespace() != self.namespace {
-            return Err(Error::Snapshot(SnapshotError::at(
-                "namespace.key",
-                format!(
-                    "the server sent a snapshot of namespace {:?}, not {:?}",
-                    snapshot.namespace(),
-                    self.namespace
-                ),
-            )));
-        }
-        // The same bytes as the snapshot we installed, still in place: nothing changed.
-        if self.last == Some((digest, self.store.generation())) {
-            self.store.record_check();
-            return Ok(());
-        }
-        let new = Arc::new(snapshot);
-        let old = self.store.install(Arc::clone(&new), SnapshotSource::Server);
-        self.last = Some((digest, self.store.generation()));
-        if let Some(p) = &self.persist {
-            if let Err(e) = p.save(&new) {
-                log::warn!("flipt: {e}");
-            }
-        }
-        // The previous snapshot is freed here, outside the lock.
-        drop(old);
-        Ok(())
-    }
-
-    fn report(&self, e: Error) {
-        log::warn!("flipt: snapshot update failed: {e}");
-        if self.strategy == ErrorStrategy::Fail {
-            self.store.set_error(e.clone());
-        }
-        self.store.record_error(e);
-    }
-}
 
 /// The running background thread.
 pub(crate) struct Poller {
