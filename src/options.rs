@@ -337,6 +337,56 @@ pub(crate) fn redacted_url(url: &str) -> std::borrow::Cow<'_, str> {
     .into()
 }
 
+/// Validates a server URL and returns it without trailing slashes (so that no `//` reaches the
+/// request path): `http` or `https`, a host, an optional port and path prefix, no query or
+/// fragment, and only characters a URI may hold.
+pub(crate) fn base_url(url: &str) -> Result<String, Error> {
+    let shown = redacted_url(url);
+    let bad = |why: &str| Error::Validation(format!("url {shown:?}: {why}"));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(bad("missing http:// or https://"));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(bad(&format!("scheme {scheme} is not http or https")));
+    }
+    if url.chars().any(char::is_control) {
+        return Err(bad("contains control characters"));
+    }
+    // RFC 3986: unreserved, reserved (gen-delims and sub-delims) and percent signs.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+    if let Some(c) = rest.chars().find(|&c| !allowed(c)) {
+        return Err(bad(&format!("not a URL (character {c:?})")));
+    }
+    if rest.contains('?') {
+        return Err(bad("must not contain a query"));
+    }
+    if rest.contains('#') {
+        return Err(bad("must not contain a fragment"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let (host, port) = match host_port.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => return Err(bad("unclosed [ in the host")),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(bad("missing host"));
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(bad(&format!("invalid port {port:?}")));
+        }
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// Rejects CR, LF and other control characters, which have no place in a header or a path.
 fn no_control_characters(what: &str, value: &str) -> Result<(), Error> {
     if value.chars().any(char::is_control) {
@@ -464,7 +514,7 @@ impl ClientOptions {
 
     /// Checks everything that can be checked without the network.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        crate::net::http::base_url(&self.url)?;
+        base_url(&self.url)?;
         if self.namespace.is_empty() {
             return Err(Error::Validation("namespace is empty".into()));
         }
@@ -527,6 +577,33 @@ impl ClientOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_validated_and_trimmed() {
+        assert_eq!(base_url("http://h:8080/").unwrap(), "http://h:8080");
+        assert_eq!(base_url("https://h/flipt").unwrap(), "https://h/flipt");
+        assert_eq!(base_url("http://[::1]:80").unwrap(), "http://[::1]:80");
+        assert_eq!(base_url("http://u:p@h").unwrap(), "http://u:p@h");
+        for bad in [
+            "",
+            "localhost:8080",
+            "ftp://h",
+            "http://",
+            "http://:80",
+            "not a url",
+            "http://h/?x=1",
+            "http://h/#top",
+            "http://h:0",
+            "http://h:99999",
+            "http://h:x",
+            "http://h /",
+            "http://h/\n",
+            "http://[::1",
+            "http://h/{x}",
+        ] {
+            assert!(base_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

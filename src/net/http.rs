@@ -5,7 +5,7 @@
 use super::stop::Stop;
 use super::tls::TlsConnector;
 use crate::error::{Error, ServerErrorKind, SnapshotError};
-use crate::options::{redacted_url, Authentication, ClientOptions};
+use crate::options::{base_url, redacted_url, Authentication, ClientOptions};
 use crate::snapshot::Snapshot;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -20,28 +20,6 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: u32 = 5;
 /// Constant sent to Flipt v1 servers for feature negotiation, as the official engine does.
 const SERVER_VERSION: &str = "1.47.0";
-
-/// Validates `url` and returns it without trailing slashes (so that no `//` reaches the path).
-pub(crate) fn base_url(url: &str) -> Result<String, Error> {
-    let shown = redacted_url(url);
-    let bad = |why: &str| Error::Validation(format!("url {shown:?}: {why}"));
-    let uri: ureq::http::Uri = url.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
-        Some(other) => return Err(bad(&format!("scheme {other} is not http or https"))),
-        None => return Err(bad("missing http:// or https://")),
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(bad("missing host"));
-    }
-    if uri.query().is_some() {
-        return Err(bad("must not contain a query"));
-    }
-    if url.chars().any(char::is_control) {
-        return Err(bad("contains control characters"));
-    }
-    Ok(url.trim_end_matches('/').to_string())
-}
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub(crate) fn encode(s: &str) -> String {
@@ -486,22 +464,6 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_validated_and_trimmed() {
-        assert_eq!(base_url("http://h:8080/").unwrap(), "http://h:8080");
-        assert_eq!(base_url("https://h/flipt").unwrap(), "https://h/flipt");
-        for bad in [
-            "",
-            "localhost:8080",
-            "ftp://h",
-            "http://",
-            "not a url",
-            "http://h/?x=1",
-        ] {
-            assert!(base_url(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn encoding_keeps_unreserved_characters() {
