@@ -21,44 +21,17 @@
 
 use flipt_client::{FliptClient, Snapshot};
 use serde_json::Value;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
+#[path = "support/counting.rs"]
+mod counting;
+use counting::allocations_so_far;
+
 /// Counts the allocations of the thread that evaluates (not those of a poller thread).
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn allocations_so_far() -> u64 {
-    ALLOCS.with(Cell::get)
-}
-
-fn count() {
-    // `try_with`: the allocator may run while thread-locals are being torn down.
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        System.alloc(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// One request; its strings live in one shared arena so that a pass over the requests reads
 /// memory in order, as a real caller's hot data would be, rather than chasing thousands of

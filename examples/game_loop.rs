@@ -6,27 +6,15 @@
 //! ```
 
 use flipt_client::FliptClient;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+#[path = "support/counting.rs"]
+mod counting;
+
 /// Counts allocations so the example can prove the frame loop makes none.
-struct Counting;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 struct Player {
     id: String,
@@ -53,7 +41,7 @@ fn main() -> Result<(), flipt_client::Error> {
     let level = level.as_str();
     let (mut blue, mut search) = (0u64, 0u64);
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations_so_far();
     let start = Instant::now();
     for _ in 0..frames {
         // The context is a stack array of borrowed strings: nothing to build, nothing to free.
@@ -75,7 +63,7 @@ fn main() -> Result<(), flipt_client::Error> {
         black_box((&theme, &ctx));
     }
     let elapsed = start.elapsed();
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = counting::allocations_so_far() - before;
 
     println!("{frames} frames, 2 flags per frame: blue theme {blue}×, new search {search}×");
     println!(

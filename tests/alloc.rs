@@ -7,46 +7,14 @@ use support::vectors;
 
 use flipt_client::{BatchItem, EvaluationRequest, FliptClient, Snapshot};
 use serde_json::Value;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 
-struct Counting;
-
-thread_local! {
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        System.alloc(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+#[path = "../examples/support/counting.rs"]
+mod counting;
+use counting::allocations;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Heap allocations made by `f` on this thread.
-fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
-    COUNT.with(|c| c.set(0));
-    ACTIVE.with(|a| a.set(true));
-    let out = f();
-    ACTIVE.with(|a| a.set(false));
-    (COUNT.with(Cell::get), out)
-}
+static GLOBAL: counting::Counting = counting::Counting;
 
 struct Case {
     kind: String,
