@@ -679,3 +679,100 @@ pub(crate) mod lists {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"{"namespace":{"key":"ns"},"flags":[
+      {"key":"v","name":"","enabled":true,"type":"VARIANT_FLAG_TYPE","rollouts":[],
+       "rules":[
+         {"id":"uuid-a","rank":1,"segmentOperator":"OR_SEGMENT_OPERATOR",
+          "segments":[{"key":"pro","matchType":"ALL_SEGMENT_MATCH_TYPE",
+             "constraints":[{"type":"STRING_CONSTRAINT_COMPARISON_TYPE","property":"plan","operator":"eq","value":"pro"}]}],
+          "distributions":[{"variantKey":"a","rollout":50},{"variantKey":"b","rollout":50}]},
+         {"id":"uuid-b","rank":2,"segmentOperator":"AND_SEGMENT_OPERATOR",
+          "segments":[{"key":"pro","matchType":"ALL_SEGMENT_MATCH_TYPE",
+             "constraints":[{"type":"STRING_CONSTRAINT_COMPARISON_TYPE","property":"plan","operator":"eq","value":"pro"}]}],
+          "distributions":[]}]},
+      {"key":"b","name":"","enabled":false,"type":"BOOLEAN_FLAG_TYPE","rules":[],
+       "rollouts":[{"type":"THRESHOLD_ROLLOUT_TYPE","rank":1,"threshold":{"percentage":25.5,"value":true}}]}]}"#;
+
+    fn parse(doc: &str) -> Result<Snapshot, SnapshotError> {
+        Snapshot::from_document(doc)
+    }
+
+    #[test]
+    fn both_front_ends_compile_to_the_same_snapshot() {
+        let from_doc = std::sync::Arc::new(parse(DOC).unwrap());
+        let from_seed = std::sync::Arc::new(Snapshot::from_base64(&from_doc.to_base64()).unwrap());
+        // The seed's maps are unordered: after one trip the export is a fixed point.
+        let again = Snapshot::from_base64(&from_seed.to_base64()).unwrap();
+        assert_eq!(from_seed.to_engine_json(), again.to_engine_json());
+        let mut flags = from_doc.flags();
+        flags.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(flags, from_seed.flags());
+        for entity in ["u1", "u2", "u3", "user-42", "x"] {
+            for plan in ["pro", "free"] {
+                let ctx = [("plan", plan)];
+                let (a, b) = (
+                    from_doc.evaluate_variant("v", entity, &ctx).unwrap(),
+                    from_seed.evaluate_variant("v", entity, &ctx).unwrap(),
+                );
+                assert_eq!(a.to_json(), b.to_json(), "{entity} {plan}");
+                let (a, b) = (
+                    from_doc.evaluate_boolean("b", entity, &ctx).unwrap(),
+                    from_seed.evaluate_boolean("b", entity, &ctx).unwrap(),
+                );
+                assert_eq!(a.to_json(), b.to_json(), "{entity} {plan}");
+            }
+        }
+        assert_eq!(from_seed.rules.len(), 2);
+        assert_eq!(from_seed.rollouts.len(), 1);
+    }
+
+    #[test]
+    fn a_segment_used_by_several_rules_is_stored_once() {
+        let s = parse(DOC).unwrap();
+        assert_eq!(s.rules.len(), 2);
+        assert_eq!(s.segments.len(), 1, "both rules share the segment");
+        assert_eq!(s.segment_refs.len(), 2);
+        assert_eq!(s.constraints.len(), 1);
+    }
+
+    #[test]
+    fn rule_ids_are_the_flag_key_and_position_not_the_servers() {
+        let s = parse(DOC).unwrap();
+        let ids: Vec<&str> = s.rules.iter().map(|r| &*r.id).collect();
+        assert_eq!(ids, ["v-1", "v-2"]);
+    }
+
+    #[test]
+    fn enum_strings_map_with_the_engines_defaults() {
+        assert_eq!(flag_type("BOOLEAN_FLAG_TYPE"), FlagType::Boolean);
+        assert_eq!(flag_type("anything else"), FlagType::Variant);
+        assert_eq!(
+            segment_operator("AND_SEGMENT_OPERATOR"),
+            SegmentOperator::And
+        );
+        assert_eq!(segment_operator(""), SegmentOperator::Or);
+        assert_eq!(match_type("ALL_SEGMENT_MATCH_TYPE"), MatchType::All);
+        assert_eq!(match_type("?"), MatchType::Any);
+        assert!(matches!(constraint_type("NOPE"), ConstraintType::Unknown));
+        // less = 1, equal = 2, greater = 4
+        assert_eq!(accept("lte"), Some(0b011));
+        assert_eq!(accept("neq"), Some(0b101));
+        assert_eq!(accept("prefix"), None);
+    }
+
+    #[test]
+    fn out_of_range_rollouts_are_named_by_path() {
+        let bad = DOC.replace("\"rollout\":50}", "\"rollout\":1e40}");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(
+            e.path(),
+            Some("flags[0].rules[0].distributions[0].rollout"),
+            "{e}"
+        );
+    }
+}
