@@ -24,6 +24,7 @@
 #![cfg_attr(not(feature = "ffi"), forbid(unsafe_code))]
 #![cfg_attr(feature = "ffi", deny(unsafe_code))]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod client;
 mod error;

@@ -43,7 +43,7 @@ fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
 
 impl Persist {
     /// Checks that the file can be written: its directory must exist.
-    pub fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let dir = self.dir();
         if !dir.is_dir() {
             return Err(invalid(
@@ -62,7 +62,7 @@ impl Persist {
     }
 
     /// The persisted snapshot; `Ok(None)` when there is no file yet.
-    pub fn load(&self) -> Result<Option<Snapshot>, Error> {
+    pub(crate) fn load(&self) -> Result<Option<Snapshot>, Error> {
         let bytes = match read_limited(&self.path, self.limit) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -102,7 +102,7 @@ impl Persist {
     }
 
     /// Writes `snapshot` atomically: readers of the path see the old file or the new one.
-    pub fn save(&self, snapshot: &Snapshot) -> Result<(), Error> {
+    pub(crate) fn save(&self, snapshot: &Snapshot) -> Result<(), Error> {
         let seed = snapshot.to_base64();
         let mut text = String::with_capacity(seed.len() + 128);
         text.push_str("{\"format\":\"");

@@ -113,7 +113,7 @@ fn stored_error(e: &Error) -> Error {
 }
 
 impl Store {
-    pub fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
+    pub(crate) fn new(snapshot: Arc<Snapshot>, source: SnapshotSource) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Store {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -139,7 +139,7 @@ impl Store {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn health(&self) -> Health {
+    pub(crate) fn health(&self) -> Health {
         let mut h = self.health_mut().clone();
         h.generation = self.generation();
         h
@@ -148,7 +148,7 @@ impl Store {
     /// The server answered, confirming the snapshot we hold ("not modified", or the same
     /// bytes again): the last error is over.
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
-    pub fn record_check(&self) {
+    pub(crate) fn record_check(&self) {
         {
             let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
             if cur.error.take().is_some() {
@@ -161,13 +161,13 @@ impl Store {
     }
 
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
-    pub fn record_error(&self, error: Error) {
+    pub(crate) fn record_error(&self, error: Error) {
         self.health_mut().last_error = Some((SystemTime::now(), error));
     }
 
     /// The current snapshot, or the stored error. The lock is released before returning.
     #[inline]
-    pub fn load(&self) -> Result<Arc<Snapshot>, Error> {
+    pub(crate) fn load(&self) -> Result<Arc<Snapshot>, Error> {
         self.load_with_generation().map(|(s, _)| s)
     }
 
@@ -177,7 +177,7 @@ impl Store {
     /// says nothing changed since, upgraded from a `Weak` (one atomic read-modify-write on the
     /// snapshot's count instead of three on the lock and the count).
     #[inline]
-    pub fn load_with_generation(&self) -> Result<(Arc<Snapshot>, u64), Error> {
+    pub(crate) fn load_with_generation(&self) -> Result<(Arc<Snapshot>, u64), Error> {
         match self.cached() {
             Some(hit) => Ok(hit),
             None => self.load_locked().map_err(|e| stored_error(&e)),
@@ -217,18 +217,18 @@ impl Store {
 
     /// The current snapshot, or `None` when an error is stored (no error is built).
     #[inline]
-    pub fn try_load(&self) -> Option<Arc<Snapshot>> {
+    pub(crate) fn try_load(&self) -> Option<Arc<Snapshot>> {
         self.try_load_with_generation().map(|(s, _)| s)
     }
 
     /// The current snapshot and its generation, or `None` when an error is stored.
     #[inline]
-    pub fn try_load_with_generation(&self) -> Option<(Arc<Snapshot>, u64)> {
+    pub(crate) fn try_load_with_generation(&self) -> Option<(Arc<Snapshot>, u64)> {
         self.cached().or_else(|| self.load_locked().ok())
     }
 
     /// The current snapshot even when an error is stored.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(
             &self
                 .current
@@ -262,7 +262,7 @@ impl Store {
 
     /// Installs `snapshot` and tells the listeners what changed, if any flag did. Returns the
     /// previous snapshot, for the caller to free.
-    pub fn install(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
+    pub(crate) fn install(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
         let old = self.swap_from(Arc::clone(&snapshot), source);
         if self.has_listeners() {
             let change = SnapshotChange::between(&old, &snapshot, self.generation());
@@ -274,14 +274,14 @@ impl Store {
     }
 
     /// Registers a change listener.
-    pub fn listen(&self, listener: Listener) {
+    pub(crate) fn listen(&self, listener: Listener) {
         self.listeners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(listener);
     }
 
-    pub fn has_listeners(&self) -> bool {
+    pub(crate) fn has_listeners(&self) -> bool {
         !self
             .listeners
             .lock()
@@ -290,7 +290,7 @@ impl Store {
     }
 
     /// Runs every listener; a listener that panics is logged and kept.
-    pub fn notify(&self, change: &SnapshotChange) {
+    pub(crate) fn notify(&self, change: &SnapshotChange) {
         // Called outside the lock, so a listener may register another without deadlock.
         let listeners: Vec<Listener> = self
             .listeners
@@ -309,7 +309,7 @@ impl Store {
 
     /// Stores an error that evaluations return until the next successful swap.
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
-    pub fn set_error(&self, error: Error) {
+    pub(crate) fn set_error(&self, error: Error) {
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         cur.error = Some(Arc::new(error));
         self.version.0.fetch_add(1, Ordering::Release);
@@ -317,13 +317,13 @@ impl Store {
 
     /// The change counter; see [`Store::view`].
     #[inline(always)]
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version.0.load(Ordering::Acquire)
     }
 
     /// Everything a [`crate::Reader`] keeps, read together under the lock: the version, the
     /// snapshot, its generation and the stored error.
-    pub fn view(&self) -> View {
+    pub(crate) fn view(&self) -> View {
         let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
         View {
             version: self.version.0.load(Ordering::Acquire),
@@ -334,7 +334,7 @@ impl Store {
     }
 
     /// Increases with every installed snapshot.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 }

@@ -28,7 +28,7 @@ pub(crate) struct Updater {
 
 impl Updater {
     /// Applies one outcome; returns the error it reported, if any.
-    pub fn apply(&mut self, outcome: Result<Fetched, Error>) -> Result<(), Error> {
+    pub(crate) fn apply(&mut self, outcome: Result<Fetched, Error>) -> Result<(), Error> {
         if self.stop.is_stopped() {
             // Closed: nothing more reaches the store.
             return Err(Error::closed());

@@ -98,7 +98,7 @@ pub(crate) fn crc32_finish(state: u32) -> u32 {
 }
 
 /// CRC-32 of `bytes` in one call.
-pub fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     crc32_finish(crc32_update(CRC_INIT, bytes))
 }
 
@@ -114,13 +114,13 @@ pub(crate) struct Bucket {
 impl Bucket {
     /// Fills a rule's buckets up to a multiple of [`GROUP`]: never chosen, since no target
     /// reaches its boundary, and it names no distribution.
-    pub const PAD: Bucket = Bucket {
+    pub(crate) const PAD: Bucket = Bucket {
         bound: i32::MAX,
         dist: u32::MAX,
     };
 
     /// Whether this is padding rather than a real bucket.
-    pub fn is_pad(&self) -> bool {
+    pub(crate) fn is_pad(&self) -> bool {
         self.dist == u32::MAX
     }
 }

@@ -4,7 +4,7 @@
 pub(crate) mod bucket;
 pub(crate) mod context;
 pub(crate) mod datetime;
-pub mod explain;
+pub(crate) mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
 mod run;
@@ -16,7 +16,7 @@ use crate::snapshot::{
     Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
     Snapshot, Span, ENTITY_SLOT, SLOTS, UNCACHED,
 };
-pub use context::Context;
+pub(crate) use context::Context;
 use result::{
     BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
     Matched, Reason, VariantEvaluation, VariantOutcome, VariantSource,

@@ -208,7 +208,7 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(
+    pub(crate) fn new(
         options: &ClientOptions,
         auth: Arc<RwLock<Option<Authentication>>>,
         stop: Arc<Stop>,
@@ -253,7 +253,7 @@ impl Fetcher {
     }
 
     /// A handle that can shut down every connection of this fetcher from another thread.
-    pub fn agent(&self) -> ureq::Agent {
+    pub(crate) fn agent(&self) -> ureq::Agent {
         self.agent.clone()
     }
 
@@ -360,7 +360,7 @@ impl Fetcher {
 
     /// One snapshot fetch, with retries. Any failure clears the stored ETag, so that the next
     /// request is unconditional.
-    pub fn fetch(&mut self) -> Result<Fetched, Error> {
+    pub(crate) fn fetch(&mut self) -> Result<Fetched, Error> {
         let result = self.with_retries(|this| this.fetch_once());
         if result.is_err() {
             self.etag = None;
@@ -435,7 +435,7 @@ impl Fetcher {
     }
 
     /// Opens the stream (retrying until response headers arrive) and returns its body.
-    pub fn open_stream(&mut self) -> Result<ureq::BodyReader<'static>, Error> {
+    pub(crate) fn open_stream(&mut self) -> Result<ureq::BodyReader<'static>, Error> {
         self.with_retries(|this| {
             let url = this.stream_url.clone();
             let response = this.get(&url, true)?;
@@ -451,12 +451,12 @@ impl Fetcher {
         })
     }
 
-    pub fn retry_base(&self) -> Duration {
+    pub(crate) fn retry_base(&self) -> Duration {
         self.retry_base
     }
 
     /// The longest snapshot (body or stream line) accepted.
-    pub fn body_limit(&self) -> u64 {
+    pub(crate) fn body_limit(&self) -> u64 {
         self.body_limit
     }
 }

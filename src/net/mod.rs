@@ -5,5 +5,5 @@
 pub(crate) mod http;
 pub(crate) mod poller;
 pub(crate) mod stop;
-pub mod stream;
+pub(crate) mod stream;
 pub(crate) mod tls;

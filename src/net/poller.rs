@@ -34,7 +34,7 @@ pub(crate) struct Poller {
 impl Poller {
     /// Starts the thread; it fetches at once and sends the first outcome on the returned
     /// channel (`Ok` once a snapshot is installed or confirmed).
-    pub fn start(
+    pub(crate) fn start(
         mut fetcher: Fetcher,
         mut updater: Updater,
         stop: Arc<Stop>,
@@ -68,14 +68,14 @@ impl Poller {
     }
 
     /// Asks the thread to fetch now.
-    pub fn refresh(&self) {
+    pub(crate) fn refresh(&self) {
         self.stop.poke();
     }
 
     /// Stops the thread: wakes it from any sleep, cuts any connection it is blocked on, and
     /// joins it if it exits within [`CLOSE_WAIT`]; a thread stuck in a connect or a TLS
     /// handshake is left to exit on its own, and can no longer touch the snapshot.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         self.stop.stop();
         self.agent.clone().shutdown();
         let Some(thread) = self.thread.take() else {

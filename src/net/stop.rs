@@ -22,28 +22,28 @@ impl Stop {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.state().stopped = true;
         self.wake.notify_all();
     }
 
     /// Asks the update thread to fetch now: ends the current or next polling wait.
-    pub fn poke(&self) {
+    pub(crate) fn poke(&self) {
         self.state().poked = true;
         self.wake.notify_all();
     }
 
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.state().stopped
     }
 
     /// Sleeps for `d` unless stopped first; returns whether the stop flag is set.
-    pub fn sleep(&self, d: Duration) -> bool {
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
         self.wait(d, false)
     }
 
     /// Like [`Stop::sleep`], but a refresh request also ends the wait (and is consumed).
-    pub fn sleep_or_poke(&self, d: Duration) -> bool {
+    pub(crate) fn sleep_or_poke(&self, d: Duration) -> bool {
         self.wait(d, true)
     }
 

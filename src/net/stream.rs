@@ -6,7 +6,7 @@
 pub(crate) const MAX_LINE: usize = 64 * 1024 * 1024;
 
 /// Reassembles lines from arbitrary chunks.
-pub struct LineFramer {
+pub(crate) struct LineFramer {
     buf: Vec<u8>,
     /// Set while discarding the rest of an over-long line.
     overflow: bool,
@@ -22,7 +22,7 @@ impl Default for LineFramer {
 
 /// One item produced by the framer.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Frame<'a> {
+pub(crate) enum Frame<'a> {
     /// A complete line, without its line ending.
     Line(&'a [u8]),
     /// A line longer than the limit was dropped.
@@ -31,12 +31,12 @@ pub enum Frame<'a> {
 
 impl LineFramer {
     /// A framer with an empty buffer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         LineFramer::default()
     }
 
     /// A framer that drops lines longer than `limit` bytes.
-    pub fn with_limit(limit: usize) -> Self {
+    pub(crate) fn with_limit(limit: usize) -> Self {
         LineFramer {
             buf: Vec::new(),
             overflow: false,
@@ -45,7 +45,7 @@ impl LineFramer {
     }
 
     /// Feeds a chunk; `each` is called for every line it completes.
-    pub fn push(&mut self, mut chunk: &[u8], mut each: impl FnMut(Frame<'_>)) {
+    pub(crate) fn push(&mut self, mut chunk: &[u8], mut each: impl FnMut(Frame<'_>)) {
         let limit = self.limit;
         self.push_limited(&mut chunk, limit, &mut each)
     }
@@ -85,7 +85,7 @@ impl LineFramer {
     }
 
     /// Ends the input: yields the unterminated last line, if any.
-    pub fn finish(&mut self, mut each: impl FnMut(Frame<'_>)) {
+    pub(crate) fn finish(&mut self, mut each: impl FnMut(Frame<'_>)) {
         if !self.overflow && !self.buf.is_empty() {
             each(Frame::Line(trim_cr(&self.buf)));
         }

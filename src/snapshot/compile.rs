@@ -635,7 +635,7 @@ pub(crate) mod lists {
     }
 
     /// A JSON array of strings without escape sequences (the engine borrows them).
-    pub fn strings(text: &str) -> Option<Box<[Box<str>]>> {
+    pub(crate) fn strings(text: &str) -> Option<Box<[Box<str>]>> {
         array(text, |t, i| {
             let b = t.as_bytes();
             if b.get(*i) != Some(&b'"') {
@@ -656,7 +656,7 @@ pub(crate) mod lists {
     }
 
     /// A JSON array of integers that fit in `i32` (no fractions, no exponents).
-    pub fn integers(text: &str) -> Option<Box<[i32]>> {
+    pub(crate) fn integers(text: &str) -> Option<Box<[i32]>> {
         array(text, |t, i| {
             let b = t.as_bytes();
             let start = *i;

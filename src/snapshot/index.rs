@@ -106,7 +106,7 @@ fn tag(h: u64) -> u8 {
 
 impl FlagIndex {
     /// Builds the table from distinct `(key, head)` pairs.
-    pub fn build<'a>(entries: impl ExactSizeIterator<Item = (&'a str, FlagHead)>) -> Self {
+    pub(crate) fn build<'a>(entries: impl ExactSizeIterator<Item = (&'a str, FlagHead)>) -> Self {
         // At most half full, so that most keys sit in their own group.
         let groups = (entries.len() * 2).div_ceil(GROUP).next_power_of_two();
         let mut tags = vec![0u64; groups];
@@ -143,7 +143,7 @@ impl FlagIndex {
     /// The head of the flag with this key. `rest` gives the key of a flag position, for keys
     /// longer than a slot holds.
     #[inline(always)]
-    pub fn get<'k>(&self, key: &str, rest: impl Fn(u32) -> &'k str) -> Option<&FlagHead> {
+    pub(crate) fn get<'k>(&self, key: &str, rest: impl Fn(u32) -> &'k str) -> Option<&FlagHead> {
         if self.tags.is_empty() {
             return None;
         }

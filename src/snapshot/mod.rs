@@ -102,10 +102,10 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    pub fn range(self) -> Range<usize> {
+    pub(crate) fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.start == self.end
     }
 }
@@ -267,7 +267,7 @@ pub(crate) struct Check {
 impl Check {
     /// Whether the subject's ordering against the value is one `accept` allows.
     #[inline(always)]
-    pub fn accepts(&self, ord: std::cmp::Ordering) -> bool {
+    pub(crate) fn accepts(&self, ord: std::cmp::Ordering) -> bool {
         self.accept & (1 << (ord as i8 + 1)) != 0
     }
 }

@@ -44,7 +44,7 @@ pub(crate) enum End {
 }
 
 impl End {
-    pub fn from_code(n: u8) -> Option<End> {
+    pub(crate) fn from_code(n: u8) -> Option<End> {
         match n {
             0 => Some(End::NoMatch),
             1 => Some(End::Matched),
@@ -117,7 +117,7 @@ pub(crate) struct ShortItem {
 impl NodeOp {
     /// Whether the node compares its subject's words (read before it runs).
     #[inline(always)]
-    pub fn reads_subject(self) -> bool {
+    pub(crate) fn reads_subject(self) -> bool {
         (NodeOp::Empty as u8..=NodeOp::Time as u8).contains(&(self as u8))
     }
 }
