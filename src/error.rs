@@ -5,6 +5,7 @@
 //! across Flipt SDKs. [`SnapshotError`] explains why a snapshot document was rejected, with the
 //! path of the offending field.
 
+use crate::snapshot::FlagType;
 use std::fmt;
 use std::sync::Arc;
 
@@ -71,25 +72,6 @@ pub enum RankList {
     Rule,
     /// The rollouts of a boolean flag.
     Rollout,
-}
-
-/// The type of a flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlagType {
-    /// A flag that evaluates to one of several variants (`VARIANT_FLAG_TYPE`).
-    Variant,
-    /// A flag that evaluates to `true` or `false` (`BOOLEAN_FLAG_TYPE`).
-    Boolean,
-}
-
-impl FlagType {
-    /// The protobuf enum name Flipt uses on the wire, e.g. `"BOOLEAN_FLAG_TYPE"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlagType::Variant => "VARIANT_FLAG_TYPE",
-            FlagType::Boolean => "BOOLEAN_FLAG_TYPE",
-        }
-    }
 }
 
 /// Everything that can go wrong in this crate.

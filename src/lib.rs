@@ -48,8 +48,8 @@ mod util;
 
 pub use client::{FlagHandle, FliptClient};
 pub use error::{
-    Error, ErrorKind, FlagKey, FlagType, IoError, RankList, ServerError, ServerErrorKind,
-    SnapshotError, MAX_ERROR_TEXT,
+    Error, ErrorKind, FlagKey, IoError, RankList, ServerError, ServerErrorKind, SnapshotError,
+    MAX_ERROR_TEXT,
 };
 pub use eval::context::Context;
 pub use eval::explain::{
@@ -68,7 +68,7 @@ pub use eval::result::{
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
 pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
-pub use snapshot::{FlagInfo, Snapshot, VariantInfo};
+pub use snapshot::{FlagInfo, FlagType, Snapshot, VariantInfo};
 pub use store::{Health, SnapshotSource};
 
 // The README's examples are compiled and run as doctests (they use the network client).

@@ -7,8 +7,9 @@ use super::bucket;
 use super::check_value;
 use super::context::Context;
 use super::result::Reason;
-use crate::error::{Error, FlagType};
+use crate::error::Error;
 use crate::snapshot::export::constraint_type;
+use crate::snapshot::FlagType;
 use crate::snapshot::{
     ConstraintType, Flag, MatchType, RolloutKind, SegmentOperator, Snapshot, Span,
 };

@@ -10,8 +10,9 @@ pub(crate) mod result;
 mod run;
 pub(crate) mod strings;
 
-use crate::error::{Error, FlagType, RankList};
+use crate::error::{Error, RankList};
 use crate::snapshot::program::{End, Node};
+use crate::snapshot::FlagType;
 use crate::snapshot::{
     Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
     Snapshot, Span, ENTITY_SLOT, SLOTS, UNCACHED,

@@ -2,11 +2,12 @@
 //! distribution bucket boundaries, so that evaluation only compares.
 
 use super::document::{self as doc, Document, EngineSnapshot};
+use super::FlagType;
 use super::{
     Check, Constraint, ConstraintType, DefaultVariant, Distribution, Flag, MatchType, Op, Rollout,
     RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
-use crate::error::{FlagType, SnapshotError};
+use crate::error::SnapshotError;
 use crate::eval::bucket::{Bucket, GROUP};
 use crate::eval::{bucket, datetime};
 use std::collections::HashMap;

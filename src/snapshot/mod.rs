@@ -12,12 +12,31 @@ pub(crate) mod export;
 mod index;
 pub(crate) mod program;
 
-use crate::error::{FlagType, SnapshotError};
+use crate::error::SnapshotError;
 use base64::Engine as _;
 use diagnose::Format;
 pub(crate) use index::{FlagHead, FlagIndex};
 use std::ops::Range;
 use std::sync::Arc;
+
+/// The type of a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlagType {
+    /// A flag that evaluates to one of several variants (`VARIANT_FLAG_TYPE`).
+    Variant,
+    /// A flag that evaluates to `true` or `false` (`BOOLEAN_FLAG_TYPE`).
+    Boolean,
+}
+
+impl FlagType {
+    /// The protobuf enum name Flipt uses on the wire, e.g. `"BOOLEAN_FLAG_TYPE"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagType::Variant => "VARIANT_FLAG_TYPE",
+            FlagType::Boolean => "BOOLEAN_FLAG_TYPE",
+        }
+    }
+}
 
 /// A compiled, immutable snapshot of one namespace's flags.
 ///

@@ -23,10 +23,10 @@
 //! Every edge points forward (checked once the programs are built), so a run ends at an
 //! [`NodeOp::End`] node.
 
+use super::FlagType;
 use super::{
     Check, Flag, MatchType, Op, RolloutKind, Segment, SegmentOperator, Snapshot, Span, UNCACHED,
 };
-use crate::error::FlagType;
 
 /// Subjects one program may test (the entity id and context properties); a flag testing more
 /// is evaluated step by step.
