@@ -50,7 +50,7 @@ struct Request {
 /// A failure envelope for misuse of the ABI (null pointers, bad UTF-8 or JSON, panics).
 /// The engine's result timestamp: now, in UTC.
 fn now() -> String {
-    crate::eval::datetime::format_rfc3339(std::time::SystemTime::now())
+    crate::util::datetime::format_rfc3339(std::time::SystemTime::now())
 }
 
 fn failure(message: &str) -> String {

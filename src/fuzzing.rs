@@ -389,6 +389,6 @@ pub fn check_evaluation(data: &[u8]) {
 /// `s` as a JSON string literal.
 fn json(s: &str) -> String {
     let mut out = String::new();
-    crate::snapshot::export::write_str(&mut out, s);
+    crate::util::json::write_str(&mut out, s);
     out
 }

@@ -8,9 +8,9 @@
 //! at the final path instead of writing through it.
 
 use crate::error::Error;
-use crate::eval::bucket::crc32;
-use crate::snapshot::export::write_str;
 use crate::snapshot::Snapshot;
+use crate::util::crc32::crc32;
+use crate::util::json::write_str;
 use crate::util::read_limited;
 use miniserde::Deserialize;
 use std::io::Write;

@@ -84,7 +84,7 @@ impl<K: AsRef<str>, V: AsRef<str>> Context for [(K, V)] {
             return find_long(self, key);
         }
         self.iter()
-            .find(|(k, _)| super::strings::str_eq(k.as_ref(), key))
+            .find(|(k, _)| crate::util::strings::str_eq(k.as_ref(), key))
             .map(|(_, v)| v.as_ref())
     }
 }

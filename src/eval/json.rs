@@ -5,8 +5,8 @@ use super::result::{
     BatchEvaluation, BatchItem, BooleanEvaluation, ErrorEvaluation, VariantEvaluation,
 };
 use crate::error::Error;
-use crate::snapshot::export::write_str;
 use crate::snapshot::FlagInfo;
+use crate::util::json::write_str;
 
 fn str_array<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
     out.push('[');

@@ -3,12 +3,10 @@
 
 pub(crate) mod bucket;
 pub(crate) mod context;
-pub(crate) mod datetime;
 pub(crate) mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
 mod run;
-pub(crate) mod strings;
 
 use crate::error::{Error, RankList};
 use crate::snapshot::program::{End, Node};
@@ -17,6 +15,8 @@ use crate::snapshot::{
     Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
     Snapshot, Span, ENTITY_SLOT, SLOTS, UNCACHED,
 };
+use crate::util::strings::str_eq;
+use crate::util::{datetime, strings};
 pub(crate) use context::Context;
 use result::{
     BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
@@ -24,7 +24,6 @@ use result::{
 };
 use std::ops::Deref;
 use std::sync::Arc;
-use strings::str_eq;
 
 /// One check against the value `v` (EVALUATION.md §7; the evaluator and explanations share
 /// this). `None` means an unknown constraint type, which fails the whole segment.
@@ -289,10 +288,20 @@ fn variant_bucket(salt: u32, entity: &str) -> u32 {
     bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000
 }
 
+/// [`variant_bucket`] from the flag key itself: the one statement of the variant key order
+/// (flag key, then entity id). The compiler keeps the flag key's CRC state as the flag's
+/// salt; explanations use this form.
+pub(crate) fn variant_bucket_of(flag_key: &str, entity: &str) -> u32 {
+    variant_bucket(
+        bucket::crc32_update(bucket::CRC_INIT, flag_key.as_bytes()),
+        entity,
+    )
+}
+
 /// The bucket of threshold rollouts: entity id first, then the flag key (the reverse of
 /// variant bucketing), modulo 100.
 #[inline]
-fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
+pub(crate) fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
     let state = bucket::crc32_update_short_chain(bucket::CRC_INIT, entity.as_bytes());
     bucket::crc32_finish(bucket::crc32_update_short_chain(state, flag_key.as_bytes())) % 100
 }

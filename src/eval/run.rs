@@ -5,10 +5,11 @@
 //! compares it as such, its value as a number or as a datetime. Most tests are then a few
 //! integer operations without a branch on their outcome.
 
-use super::{check_value, datetime, threshold_bucket, Context};
+use super::{check_value, threshold_bucket, Context};
 use crate::error::Error;
 use crate::snapshot::program::{End, Node, NodeOp, LOCAL_SLOTS};
 use crate::snapshot::{Snapshot, ENTITY_SLOT};
+use crate::util::datetime;
 use std::cmp::Ordering;
 
 /// The first (up to) eight bytes as a little-endian word, zero-padded, read with overlapping

@@ -67,7 +67,7 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
     ];
     let month = MONTHS.iter().position(|m| m == month)? + 1;
     let when =
-        crate::eval::datetime::parse_rfc3339(&format!("{year:0>4}-{month:02}-{day:0>2}T{time}Z"))?;
+        crate::util::datetime::parse_rfc3339(&format!("{year:0>4}-{month:02}-{day:0>2}T{time}Z"))?;
     let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
     Some(Duration::from_secs(when.saturating_sub(now).max(0) as u64).min(BACKOFF_CAP))
 }

@@ -8,8 +8,9 @@ use super::{
     RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
 use crate::error::SnapshotError;
+use crate::eval::bucket;
 use crate::eval::bucket::{Bucket, GROUP};
-use crate::eval::{bucket, datetime};
+use crate::util::datetime;
 use std::collections::HashMap;
 
 /// Accumulates the flat arrays of a [`Snapshot`].

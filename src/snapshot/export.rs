@@ -2,36 +2,8 @@
 //! official Flipt SDK accepts as its `snapshot` option.
 
 use super::{ConstraintType, Flag, MatchType, RolloutKind, Rule, SegmentOperator, Snapshot, Span};
+use crate::util::json::write_str;
 use std::fmt::Write;
-
-/// Appends `s` as a JSON string literal (escaping like serde_json: quotes, backslashes and
-/// control characters; everything else verbatim).
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut last = 0;
-    for (i, c) in s.char_indices() {
-        let esc = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{8}' => "\\b",
-            '\u{c}' => "\\f",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&s[last..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            out.push_str(esc);
-        }
-        last = i + c.len_utf8();
-    }
-    out.push_str(&s[last..]);
-    out.push('"');
-}
 
 /// An f32 the way serde_json prints one (shortest round-trip, `.0` on whole numbers).
 pub(crate) fn write_f32(out: &mut String, x: f32) {

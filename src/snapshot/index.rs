@@ -2,7 +2,7 @@
 //! storing each key's full hash so that a probe compares whole keys only on a real hit.
 //! (A general-purpose `HashMap` spent most of a lookup in SipHash and a `memcmp` call.)
 
-use crate::eval::strings::bytes_eq;
+use crate::util::strings::bytes_eq;
 
 /// A fast, non-cryptographic hash for short keys. Flag keys come from the configured Flipt
 /// server, not from end users, so hash flooding is not a concern here.

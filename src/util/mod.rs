@@ -1,4 +1,10 @@
-//! Small helpers shared by modules that do not otherwise know each other.
+//! Helpers shared by modules that do not otherwise know each other: the bottom of the import
+//! graph (it imports nothing from the rest of the crate).
+
+pub(crate) mod crc32;
+pub(crate) mod datetime;
+pub(crate) mod json;
+pub(crate) mod strings;
 
 use std::io::Read;
 use std::path::Path;
