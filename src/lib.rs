@@ -68,7 +68,9 @@ pub use eval::result::{
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
 pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
-pub use snapshot::{FlagInfo, FlagType, Snapshot, VariantInfo};
+pub use snapshot::{
+    ConstraintType, FlagInfo, FlagType, MatchType, SegmentOperator, Snapshot, VariantInfo,
+};
 pub use store::{Health, SnapshotSource};
 
 // The README's examples are compiled and run as doctests (they use the network client).

@@ -8,7 +8,6 @@ use super::check_value;
 use super::context::Context;
 use super::result::Reason;
 use crate::error::Error;
-use crate::snapshot::export::constraint_type;
 use crate::snapshot::FlagType;
 use crate::snapshot::{
     ConstraintType, Flag, MatchType, RolloutKind, SegmentOperator, Snapshot, Span,
@@ -19,8 +18,9 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConstraintTrace {
-    /// The comparison type, e.g. `STRING_CONSTRAINT_COMPARISON_TYPE`.
-    pub kind: &'static str,
+    /// The comparison type (`Display` gives its wire name, e.g.
+    /// `STRING_CONSTRAINT_COMPARISON_TYPE`).
+    pub kind: ConstraintType,
     /// The context property (ignored for entity-id constraints).
     pub property: String,
     /// The operator.
@@ -40,7 +40,7 @@ pub struct SegmentTrace {
     /// The segment key.
     pub key: String,
     /// `ALL` or `ANY`.
-    pub match_type: &'static str,
+    pub match_type: MatchType,
     /// The constraints that were evaluated, in order (evaluation stops early under ALL on a
     /// failure and under ANY on a match).
     pub constraints: Vec<ConstraintTrace>,
@@ -71,7 +71,7 @@ pub enum Step {
         /// 1-based position.
         rank: u64,
         /// `OR` or `AND`.
-        operator: &'static str,
+        operator: SegmentOperator,
         /// Its segments.
         segments: Vec<SegmentTrace>,
         /// Whether the rule matched.
@@ -97,7 +97,7 @@ pub enum Step {
         /// 1-based position.
         rank: u64,
         /// `OR` or `AND`.
-        operator: &'static str,
+        operator: SegmentOperator,
         /// Its segments.
         segments: Vec<SegmentTrace>,
         /// Whether it matched.
@@ -146,13 +146,6 @@ pub struct Explanation {
     pub outcome: ExplainedOutcome,
 }
 
-fn operator_name(op: SegmentOperator) -> &'static str {
-    match op {
-        SegmentOperator::Or => "OR",
-        SegmentOperator::And => "AND",
-    }
-}
-
 fn trace_segments<C: Context + ?Sized>(
     s: &Snapshot,
     span: Span,
@@ -171,7 +164,7 @@ fn trace_segments<C: Context + ?Sized>(
         let checks = s.checks.get(range).unwrap_or(&[]);
         let mut trace = SegmentTrace {
             key: seg.key.to_string(),
-            match_type: if all { "ALL" } else { "ANY" },
+            match_type: seg.match_type,
             constraints: Vec::new(),
             matched: constraints.is_empty(),
         };
@@ -185,7 +178,7 @@ fn trace_segments<C: Context + ?Sized>(
             };
             let outcome = check_value(s, check, seen);
             trace.constraints.push(ConstraintTrace {
-                kind: constraint_type(c.kind),
+                kind: c.kind,
                 property: c.property.to_string(),
                 operator: c.operator.to_string(),
                 value: c.value.to_string(),
@@ -302,7 +295,7 @@ pub(crate) fn variant<C: Context + ?Sized>(
         }
         e.steps.push(Step::Rule {
             rank: rule.rank,
-            operator: operator_name(rule.operator),
+            operator: rule.operator,
             segments,
             matched,
             bucket: step_bucket,
@@ -357,7 +350,7 @@ pub(crate) fn boolean<C: Context + ?Sized>(
                 let keys = matched_keys(&traces);
                 e.steps.push(Step::SegmentRollout {
                     rank: r.rank,
-                    operator: operator_name(operator),
+                    operator,
                     segments: traces,
                     matched,
                     value,
@@ -388,7 +381,7 @@ fn write_segments(f: &mut fmt::Formatter<'_>, segments: &[SegmentTrace]) -> fmt:
             writeln!(f, "      (no constraints: matches everyone)")?;
         }
         for c in &seg.constraints {
-            let subject = if c.kind == "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE" {
+            let subject = if c.kind == ConstraintType::EntityId {
                 "entity id".to_string()
             } else {
                 format!("context[{:?}]", c.property)

@@ -20,21 +20,11 @@ fn key(out: &mut String, k: &str) {
 }
 
 fn operator(op: SegmentOperator) -> &'static str {
-    match op {
-        SegmentOperator::Or => "OR_SEGMENT_OPERATOR",
-        SegmentOperator::And => "AND_SEGMENT_OPERATOR",
-    }
+    op.as_str()
 }
 
 pub(crate) fn constraint_type(t: ConstraintType) -> &'static str {
-    match t {
-        ConstraintType::String => "STRING_CONSTRAINT_COMPARISON_TYPE",
-        ConstraintType::Number => "NUMBER_CONSTRAINT_COMPARISON_TYPE",
-        ConstraintType::Boolean => "BOOLEAN_CONSTRAINT_COMPARISON_TYPE",
-        ConstraintType::DateTime => "DATETIME_CONSTRAINT_COMPARISON_TYPE",
-        ConstraintType::EntityId => "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE",
-        ConstraintType::Unknown => "UNKNOWN_CONSTRAINT_COMPARISON_TYPE",
-    }
+    t.as_str()
 }
 
 fn segments(out: &mut String, s: &Snapshot, span: Span) {

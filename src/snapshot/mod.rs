@@ -156,16 +156,64 @@ pub(crate) struct DefaultVariant {
     pub attachment: Option<Box<str>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SegmentOperator {
+/// How a rule or rollout combines its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SegmentOperator {
+    /// Any segment matches (`OR_SEGMENT_OPERATOR`, the default).
     Or,
+    /// Every segment matches (`AND_SEGMENT_OPERATOR`).
     And,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MatchType {
+impl SegmentOperator {
+    /// The name on the wire, e.g. `AND_SEGMENT_OPERATOR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentOperator::Or => "OR_SEGMENT_OPERATOR",
+            SegmentOperator::And => "AND_SEGMENT_OPERATOR",
+        }
+    }
+}
+
+/// `OR` or `AND`.
+impl std::fmt::Display for SegmentOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SegmentOperator::Or => "OR",
+            SegmentOperator::And => "AND",
+        })
+    }
+}
+
+/// How a segment combines its constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MatchType {
+    /// Every constraint holds (`ALL_SEGMENT_MATCH_TYPE`).
     All,
+    /// Any constraint holds (`ANY_SEGMENT_MATCH_TYPE`, the default).
     Any,
+}
+
+impl MatchType {
+    /// The name on the wire, e.g. `ALL_SEGMENT_MATCH_TYPE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchType::All => "ALL_SEGMENT_MATCH_TYPE",
+            MatchType::Any => "ANY_SEGMENT_MATCH_TYPE",
+        }
+    }
+}
+
+/// `ALL` or `ANY`.
+impl std::fmt::Display for MatchType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MatchType::All => "ALL",
+            MatchType::Any => "ANY",
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -208,14 +256,43 @@ pub(crate) struct Segment {
     pub constraints: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConstraintType {
+/// What a constraint compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConstraintType {
+    /// A context property as text.
     String,
+    /// A context property as a number.
     Number,
+    /// A context property as `true`/`false`.
     Boolean,
+    /// A context property as an RFC 3339 timestamp.
     DateTime,
+    /// The entity id.
     EntityId,
+    /// A type this engine does not know: the constraint fails.
     Unknown,
+}
+
+impl ConstraintType {
+    /// The name on the wire, e.g. `STRING_CONSTRAINT_COMPARISON_TYPE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConstraintType::String => "STRING_CONSTRAINT_COMPARISON_TYPE",
+            ConstraintType::Number => "NUMBER_CONSTRAINT_COMPARISON_TYPE",
+            ConstraintType::Boolean => "BOOLEAN_CONSTRAINT_COMPARISON_TYPE",
+            ConstraintType::DateTime => "DATETIME_CONSTRAINT_COMPARISON_TYPE",
+            ConstraintType::EntityId => "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE",
+            ConstraintType::Unknown => "UNKNOWN_CONSTRAINT_COMPARISON_TYPE",
+        }
+    }
+}
+
+/// The name on the wire.
+impl std::fmt::Display for ConstraintType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A constraint as the document gives it (export and explanations read this; the evaluator
