@@ -7,6 +7,7 @@ pub(crate) mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
 mod run;
+mod step;
 
 use crate::error::{Error, RankList};
 use crate::snapshot::program::{End, Node};
@@ -24,6 +25,8 @@ use result::{
 };
 use std::ops::Deref;
 use std::sync::Arc;
+pub(crate) use step::step_by_step;
+use step::{boolean_step, flag_of, variant_step};
 
 /// One check against the value `v` (EVALUATION.md §7; the evaluator and explanations share
 /// this). `None` means an unknown constraint type, which fails the whole segment.
@@ -180,49 +183,6 @@ fn segment_matches<C: Context + ?Sized>(
     all
 }
 
-/// The segments of a rule or rollout under its operator (EVALUATION.md §5): `Some` with the
-/// matching segments when satisfied.
-#[inline]
-fn segments_match<C: Context + ?Sized>(
-    s: &Snapshot,
-    span: Span,
-    op: SegmentOperator,
-    subjects: &mut Subjects<'_, C>,
-) -> Option<Matched> {
-    let ids = &s.segment_refs[span.range()];
-    let matches = |id: u32, subjects: &mut Subjects<'_, C>| {
-        s.segments
-            .get(id as usize)
-            .is_some_and(|seg| segment_matches(s, seg, subjects))
-    };
-    match op {
-        SegmentOperator::And => {
-            // Every segment must match; zero segments match everyone.
-            ids.iter()
-                .all(|&id| matches(id, subjects))
-                .then_some(Matched::All(span))
-        }
-        SegmentOperator::Or if ids.len() <= 64 => {
-            let mut mask = 0u64;
-            for (i, &id) in ids.iter().enumerate() {
-                if matches(id, subjects) {
-                    mask |= 1 << i;
-                }
-            }
-            (mask != 0).then_some(Matched::Mask(span, mask))
-        }
-        SegmentOperator::Or => {
-            // Rules with over 64 segments are rare enough to pay for a list.
-            let list: Vec<u32> = ids
-                .iter()
-                .copied()
-                .filter(|&id| matches(id, subjects))
-                .collect();
-            (!list.is_empty()).then(|| Matched::List(list.into()))
-        }
-    }
-}
-
 /// Why a flag could not be evaluated as asked, before it becomes an [`Error`]: the `_or`
 /// entry points drop it without building one.
 #[derive(Clone, Copy)]
@@ -308,75 +268,6 @@ pub(crate) fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
 
 fn rank_error(list: RankList, rank: u64) -> Error {
     Error::RankOutOfOrder { list, rank }
-}
-
-/// The first rule of `rules` that matches (its position, the rule, its segments), evaluated
-/// step by step.
-fn first_rule<'s, C: Context + ?Sized>(
-    s: &'s Snapshot,
-    rules: Span,
-    subjects: &mut Subjects<'_, C>,
-) -> Result<Option<(u32, &'s Rule, Matched)>, Error> {
-    let mut last_rank = 0;
-    for (rule, index) in s
-        .rules
-        .get(rules.range())
-        .unwrap_or(&[])
-        .iter()
-        .zip(rules.start..)
-    {
-        if rule.rank < last_rank {
-            return Err(rank_error(RankList::Rule, rule.rank));
-        }
-        last_rank = rule.rank;
-        if let Some(matched) = segments_match(s, rule.segments, rule.operator, subjects) {
-            return Ok(Some((index, rule, matched)));
-        }
-    }
-    Ok(None)
-}
-
-/// The first rollout of `rollouts` that matches, evaluated step by step.
-fn first_rollout<'s, C: Context + ?Sized>(
-    s: &'s Snapshot,
-    rollouts: Span,
-    subjects: &mut Subjects<'_, C>,
-    entity: &str,
-    flag_key: &str,
-) -> Result<Option<(&'s Rollout, Matched)>, Error> {
-    // The threshold bucket is the same for every threshold rollout of the flag.
-    let mut bucket: Option<u32> = None;
-    let mut last_rank = 0;
-    for rollout in s.rollouts.get(rollouts.range()).unwrap_or(&[]) {
-        if rollout.rank < last_rank {
-            return Err(rank_error(RankList::Rollout, rollout.rank));
-        }
-        last_rank = rollout.rank;
-        match rollout.kind {
-            RolloutKind::Threshold { percentage, .. } => {
-                let p = *bucket.get_or_insert_with(|| threshold_bucket(entity, flag_key));
-                if (p as f32) < percentage {
-                    return Ok(Some((rollout, Matched::None)));
-                }
-            }
-            RolloutKind::Segment {
-                operator, segments, ..
-            } => {
-                if let Some(matched) = segments_match(s, segments, operator, subjects) {
-                    return Ok(Some((rollout, matched)));
-                }
-            }
-            RolloutKind::Unknown => {}
-        }
-    }
-    Ok(None)
-}
-
-/// The flag a head belongs to, for the step-by-step path.
-fn flag_of<'s>(s: &'s Snapshot, head: &FlagHead) -> Result<&'s Flag, Error> {
-    s.flags
-        .get(head.pos as usize)
-        .ok_or_else(|| Error::Internal("flag position out of range".into()))
 }
 
 /// Variant evaluation (EVALUATION.md §4) of a flag already looked up: through its program
@@ -502,43 +393,6 @@ impl VariantOutcome {
     }
 }
 
-/// Variant evaluation step by step: the reference the programs are checked against, and the
-/// path of flags without a program.
-fn variant_step<C: Context + ?Sized>(
-    s: &Snapshot,
-    i: u32,
-    flag: &Flag,
-    entity: &str,
-    ctx: &C,
-) -> Result<VariantOutcome, Error> {
-    let mut out = VariantOutcome::begin(i, flag.default_variant.is_some());
-    if !flag.enabled {
-        out.reason = Reason::FlagDisabled;
-        return Ok(out);
-    }
-    let Some(rules) = flag.rules else {
-        return Err(Error::MissingRules {
-            namespace: s.namespace.to_string(),
-            flag_key: flag.key.to_string(),
-        });
-    };
-    let Some((index, rule, matched)) = first_rule(s, rules, &mut Subjects::new(entity, ctx))?
-    else {
-        return Ok(out);
-    };
-    let has_distributions = rule.distributions.is_some();
-    let buckets = rule.buckets.range();
-    out.rule_matched(
-        s,
-        index,
-        has_distributions,
-        matched,
-        buckets,
-        variant_bucket(flag.salt, entity),
-    )?;
-    Ok(out)
-}
-
 /// Boolean evaluation (EVALUATION.md §9) of a flag already looked up: through its program
 /// when it has one, step by step otherwise.
 #[inline]
@@ -607,42 +461,6 @@ impl BooleanOutcome {
     }
 }
 
-/// Boolean evaluation step by step (see [`variant_step`]).
-fn boolean_step<C: Context + ?Sized>(
-    s: &Snapshot,
-    i: u32,
-    flag: &Flag,
-    flag_key: &str,
-    entity: &str,
-    ctx: &C,
-) -> Result<BooleanOutcome, Error> {
-    let Some(rollouts) = flag.rollouts else {
-        return Err(Error::MissingRollouts {
-            namespace: s.namespace.to_string(),
-            flag_key: flag.key.to_string(),
-        });
-    };
-    let mut out = match BooleanOutcome::begin(i, flag.enabled, rollouts.is_empty()) {
-        Ok(out) => out,
-        Err(disabled) => return Ok(disabled),
-    };
-    let found = first_rollout(
-        s,
-        rollouts,
-        &mut Subjects::new(entity, ctx),
-        entity,
-        flag_key,
-    )?;
-    if let Some((rollout, matched)) = found {
-        if let RolloutKind::Threshold { value, .. } | RolloutKind::Segment { value, .. } =
-            rollout.kind
-        {
-            out.rollout_matched(value, matched);
-        }
-    }
-    Ok(out)
-}
-
 /// Variant evaluation of the flag at `pos` (a position taken from this snapshot).
 pub(crate) fn variant_at<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
     s: S,
@@ -670,26 +488,6 @@ pub(crate) fn boolean_at<S: Deref<Target = Snapshot>, C: Context + ?Sized>(
         None => return Err(Error::Internal("flag position out of range".into())),
     };
     Ok(outcome.share(s))
-}
-
-/// Variant and boolean evaluation of `flag_key` step by step, ignoring flags' programs: the
-/// reference the fuzz checks hold the programs to.
-pub(crate) fn step_by_step<C: Context + ?Sized>(
-    s: &Arc<Snapshot>,
-    flag_key: &str,
-    entity: &str,
-    ctx: &C,
-) -> (
-    Result<VariantEvaluation, Error>,
-    Result<BooleanEvaluation, Error>,
-) {
-    let variant = lookup_head(s, &s.namespace, flag_key, FlagType::Variant)
-        .and_then(|head| variant_step(s, head.pos, flag_of(s, head)?, entity, ctx))
-        .map(|o| o.share(Arc::clone(s)));
-    let boolean = lookup_head(s, &s.namespace, flag_key, FlagType::Boolean)
-        .and_then(|head| boolean_step(s, head.pos, flag_of(s, head)?, flag_key, entity, ctx))
-        .map(|o| o.share(Arc::clone(s)));
-    (variant, boolean)
 }
 
 /// Variant evaluation of `flag_key`; the result takes over `s`, the caller's share of the
