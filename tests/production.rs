@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
-use support::eventually;
 use support::server::{doc, stream_line, Blackhole, Chunk, FakeServer, Reply, SilentServer};
+use support::{eventually, eventually_within};
 
 const FAST: Duration = Duration::from_millis(1);
 
@@ -552,7 +552,11 @@ fn a_50_mb_error_line_is_stored_capped() {
     let line = format!("{{\"error\":{{\"code\":13,\"message\":\"{message}\"}}}}\n");
     drop(message);
     tx.send(Chunk::Data(line.into_bytes())).unwrap();
-    assert!(eventually(|| enabled(&client).is_err()));
+    // 50 MB to frame and parse: seconds under emulation.
+    assert!(eventually_within(Duration::from_secs(120), || enabled(
+        &client
+    )
+    .is_err()));
     let err = enabled(&client).unwrap_err();
     let text = err.to_string();
     println!(

@@ -7,8 +7,15 @@ use std::time::{Duration, Instant};
 
 /// Polls `cond` for up to 5 s; for conditions a background thread makes true.
 #[allow(dead_code)]
-pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
+pub fn eventually(cond: impl FnMut() -> bool) -> bool {
+    eventually_within(Duration::from_secs(5), cond)
+}
+
+/// Polls `cond` for up to `limit`: for heavy work that an emulated CPU (the arm64 suite runs
+/// under qemu) may take many seconds over.
+#[allow(dead_code)]
+pub fn eventually_within(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if cond() {
             return true;
