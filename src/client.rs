@@ -399,7 +399,7 @@ impl FliptClient {
     }
 
     /// A client from a snapshot file in any format [`Snapshot::parse`] accepts, of at most
-    /// [`ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE`] (64 MiB; read larger files yourself and
+    /// `ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE` (64 MiB; read larger files yourself and
     /// use [`Snapshot::parse_bytes`]).
     ///
     /// Errors: [`Error::Io`] if the file cannot be read (its `source()` is the

@@ -264,7 +264,7 @@ pub enum ServerErrorKind {
     /// The server answered with this HTTP status (not 2xx, or 304 to an unconditional request).
     Status(u16),
     /// A timeout: connecting, waiting for the response, reading the body, or the startup
-    /// deadline ([`crate::ClientOptions::initial_fetch_timeout`]).
+    /// deadline (`ClientOptions::initial_fetch_timeout`).
     Timeout,
     /// The connection could not be made or broke before a response: refused, reset, the host
     /// not found.

@@ -1,25 +1,14 @@
-//! # flipt-client
-//!
-//! Synchronous, allocation-free client-side evaluation of [Flipt](https://flipt.io) feature
-//! flags. A snapshot of a namespace's flags (fetched from a Flipt server, or loaded from a file
-//! or a base64 seed) is compiled once into an indexed, immutable form; evaluations then run
-//! against it without I/O, without locks held, and without heap allocation. Results are
-//! identical to those of Flipt's official client engine.
-//!
-//! ```
-//! use flipt_client::{FliptClient, Reason};
-//!
-//! // A snapshot shipped with the program; no server needed.
-//! let client = FliptClient::from_snapshot_json(include_str!("../examples/data/snapshot.json"))?;
-//!
-//! let theme = client.evaluate_variant("checkout-theme", "user-1", &[("plan", "pro"), ("age", "30")])?;
-//! assert_eq!(theme.variant_key(), "blue");
-//! assert_eq!(theme.reason(), Reason::Match);
-//!
-//! let search = client.evaluate_boolean("new-search", "user-2", &())?;
-//! assert!(!search.is_enabled());
-//! # Ok::<(), flipt_client::Error>(())
-//! ```
+// The guide is the README: its examples run as doctests (they use the network client, so the
+// offline build gets a shorter page).
+#![cfg_attr(feature = "net", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "net"),
+    doc = "Synchronous, allocation-free client-side evaluation of [Flipt](https://flipt.io) \
+           feature flags, built without the network client (`default-features = false`): \
+           evaluate snapshots from files, seeds and documents with \
+           [`FliptClient::from_snapshot_file`] and friends. The guide, with the network \
+           client, is the crate's README."
+)]
 // `unsafe` is forbidden, except in the C ABI of the `ffi` feature, which alone allows it.
 #![cfg_attr(not(feature = "ffi"), forbid(unsafe_code))]
 #![cfg_attr(feature = "ffi", deny(unsafe_code))]
@@ -72,8 +61,3 @@ pub use snapshot::{
     ConstraintType, FlagInfo, FlagType, MatchType, SegmentOperator, Snapshot, VariantInfo,
 };
 pub use store::{Health, SnapshotSource};
-
-// The README's examples are compiled and run as doctests (they use the network client).
-#[doc = include_str!("../README.md")]
-#[cfg(all(doctest, feature = "net"))]
-pub struct ReadmeDoctests;
