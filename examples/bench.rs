@@ -1,7 +1,7 @@
 //! Benchmark: snapshot parse + compile, and evaluation cost, allocations and memory.
 //!
 //! ```text
-//! python3 ../shared/bench/gen_workload.py /tmp/wl
+//! python3 examples/gen_workload.py /tmp/wl
 //! cargo run --release --example bench -- --snapshot /tmp/wl/snapshot.json --requests /tmp/wl/requests.jsonl
 //! ```
 //!

@@ -3,7 +3,7 @@
 //! kind of evaluation (timings are noisy on a shared machine; instruction counts are not):
 //!
 //! ```text
-//! python3 ../shared/bench/gen_workload.py /tmp/wl
+//! python3 examples/gen_workload.py /tmp/wl
 //! cargo build --release --example profile
 //! valgrind --tool=callgrind --toggle-collect='*evaluate_variants*' \
 //!     target/release/examples/profile /tmp/wl/snapshot.json /tmp/wl/requests.jsonl

@@ -6,7 +6,7 @@
 //! cargo rustc --release --lib --features ffi --crate-type cdylib
 //! ```
 //!
-//! Every function takes and returns NUL-terminated UTF-8 JSON, as in PROTOCOL.md: requests in,
+//! Every function takes and returns NUL-terminated UTF-8 JSON, as in docs/PROTOCOL.md: requests in,
 //! `{"status","result","error_message"}` envelopes out (`get_snapshot` returns bare base64 on
 //! success). Strings returned are owned by the caller and freed with `destroy_string`.
 //!
@@ -37,7 +37,7 @@ enum Engine {
 }
 
 /// One evaluation request of the official SDKs. `namespace_key` is accepted and ignored: the
-/// engine evaluates in its configured namespace (EVALUATION.md).
+/// engine evaluates in its configured namespace (docs/EVALUATION.md).
 #[derive(miniserde::Deserialize)]
 struct Request {
     #[allow(dead_code)]
@@ -126,7 +126,7 @@ fn flag(v: &Value, key: &str) -> Result<bool, String> {
     }
 }
 
-/// `{"client_token":"T"}`, `{"jwt_token":"T"}` or `"none"` (PROTOCOL.md §2.1, §13).
+/// `{"client_token":"T"}`, `{"jwt_token":"T"}` or `"none"` (docs/PROTOCOL.md §2.1, §13).
 fn authentication(v: &Value) -> Result<Option<Authentication>, String> {
     match v {
         Value::String(s) if s == "none" => Ok(None),
@@ -177,7 +177,7 @@ fn tls(v: &Value) -> Result<TlsConfig, String> {
     Ok(tls)
 }
 
-/// The engine's options JSON (PROTOCOL.md §2.1) as [`ClientOptions`]. Unknown keys are
+/// The engine's options JSON (docs/PROTOCOL.md §2.1) as [`ClientOptions`]. Unknown keys are
 /// ignored, as in the engine; a present key of the wrong type is an error.
 fn options(json: &str) -> Result<ClientOptions, String> {
     let value: Value = miniserde::json::from_str(json).map_err(|_| "options: not a JSON object")?;

@@ -1,4 +1,4 @@
-//! The worked examples of EVALUATION.md §13 against the bundled snapshot (PROTOCOL.md §5.5),
+//! The worked examples of docs/EVALUATION.md §13 against the bundled snapshot (docs/PROTOCOL.md §5.5),
 //! plus the engine's behaviour on hand-made seeds and foreign namespaces.
 
 use flipt_client::{BatchItem, Error, EvaluationRequest, FliptClient, Reason, Snapshot};

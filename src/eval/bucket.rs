@@ -1,4 +1,4 @@
-//! Distribution choice (EVALUATION.md §8): a rule's buckets and the binary search over them.
+//! Distribution choice (docs/EVALUATION.md §8): a rule's buckets and the binary search over them.
 //! The CRC-32 that makes the bucket number is in `crate::util::crc32`.
 
 pub(crate) use crate::util::crc32::{
@@ -6,7 +6,7 @@ pub(crate) use crate::util::crc32::{
 };
 
 /// One bucket of a rule: a boundary (sorted among the rule's) and the distribution at its
-/// position (the engine sorts the boundaries but not the distributions, EVALUATION.md §8.2).
+/// position (the engine sorts the boundaries but not the distributions, docs/EVALUATION.md §8.2).
 /// Kept side by side so that choosing reads one cache line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bucket {

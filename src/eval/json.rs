@@ -1,4 +1,4 @@
-//! Results rendered as the official engine's JSON (EVALUATION.md §12.3), for logs, CLIs and
+//! Results rendered as the official engine's JSON (docs/EVALUATION.md §12.3), for logs, CLIs and
 //! cross-SDK comparisons. This path allocates; the evaluation path does not use it.
 
 use super::result::{

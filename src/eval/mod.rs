@@ -1,5 +1,5 @@
 //! The evaluator: pure functions over a compiled [`Snapshot`], with the exact semantics of
-//! the official Flipt engine (EVALUATION.md). Nothing here allocates on success, locks or logs.
+//! the official Flipt engine (docs/EVALUATION.md). Nothing here allocates on success, locks or logs.
 
 pub(crate) mod bucket;
 pub(crate) mod context;
@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub(crate) use step::step_by_step;
 use step::{boolean_step, flag_of, variant_step};
 
-/// One check against the value `v` (EVALUATION.md §7; the evaluator and explanations share
+/// One check against the value `v` (docs/EVALUATION.md §7; the evaluator and explanations share
 /// this). `None` means an unknown constraint type, which fails the whole segment.
 #[inline(always)]
 pub(crate) fn check_value(s: &Snapshot, c: &Check, v: &str) -> Option<bool> {
@@ -156,7 +156,7 @@ fn check<C: Context + ?Sized>(
     check_value(s, c, v)
 }
 
-/// One segment (EVALUATION.md §6).
+/// One segment (docs/EVALUATION.md §6).
 #[inline(always)]
 fn segment_matches<C: Context + ?Sized>(
     s: &Snapshot,
@@ -242,7 +242,7 @@ fn lookup_head<'s>(
 }
 
 /// The bucket (0–999) of variant distributions: the flag key (whose CRC state is the flag's
-/// `salt`), then the entity id (EVALUATION.md §8).
+/// `salt`), then the entity id (docs/EVALUATION.md §8).
 #[inline(always)]
 fn variant_bucket(salt: u32, entity: &str) -> u32 {
     bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000
@@ -270,7 +270,7 @@ fn rank_error(list: RankList, rank: u64) -> Error {
     Error::RankOutOfOrder { list, rank }
 }
 
-/// Variant evaluation (EVALUATION.md §4) of a flag already looked up: through its program
+/// Variant evaluation (docs/EVALUATION.md §4) of a flag already looked up: through its program
 /// when it has one, step by step otherwise.
 #[inline]
 fn variant_of<C: Context + ?Sized>(
@@ -356,7 +356,7 @@ impl VariantOutcome {
     }
 
     /// Records that rule `rule` matched with `segments`, and picks the distribution the
-    /// entity's bucket falls in among the rule's `buckets` (EVALUATION.md §8). A rule without
+    /// entity's bucket falls in among the rule's `buckets` (docs/EVALUATION.md §8). A rule without
     /// distributions (only in hand-made seeds) is the engine's error.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -393,7 +393,7 @@ impl VariantOutcome {
     }
 }
 
-/// Boolean evaluation (EVALUATION.md §9) of a flag already looked up: through its program
+/// Boolean evaluation (docs/EVALUATION.md §9) of a flag already looked up: through its program
 /// when it has one, step by step otherwise.
 #[inline]
 fn boolean_of<C: Context + ?Sized>(
@@ -543,7 +543,7 @@ pub(crate) fn boolean_opt<C: Context + ?Sized>(
     Some(outcome.enabled)
 }
 
-/// Batch evaluation (EVALUATION.md §12.1): appends one item per request to `out`. A missing
+/// Batch evaluation (docs/EVALUATION.md §12.1): appends one item per request to `out`. A missing
 /// flag becomes an error item; any other error fails the whole batch, as in the engine.
 pub(crate) fn batch<'r, C: Context + ?Sized>(
     s: &Arc<Snapshot>,

@@ -1,10 +1,10 @@
 //! The reference walker: evaluation step by step over rules, rollouts, segments and
-//! constraints, exactly as EVALUATION.md describes it. Flags without a program (very wide OR
+//! constraints, exactly as docs/EVALUATION.md describes it. Flags without a program (very wide OR
 //! rules) are evaluated this way, and the tests and fuzz targets hold every program to it.
 
 use super::*;
 
-/// The segments of a rule or rollout under its operator (EVALUATION.md §5): `Some` with the
+/// The segments of a rule or rollout under its operator (docs/EVALUATION.md §5): `Some` with the
 /// matching segments when satisfied.
 #[inline]
 pub(super) fn segments_match<C: Context + ?Sized>(

@@ -1,5 +1,5 @@
 //! One snapshot request with retries, and opening the stream, over a ureq agent
-//! (PROTOCOL.md §3, §4, §5.4, §8). Knows nothing of evaluation: it hands back a parsed
+//! (docs/PROTOCOL.md §3, §4, §5.4, §8). Knows nothing of evaluation: it hands back a parsed
 //! [`Snapshot`] or a typed [`Error`].
 
 use super::stop::Stop;

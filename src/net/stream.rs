@@ -1,5 +1,5 @@
 //! The streaming endpoint's framing: newline-delimited JSON, lines possibly split across reads
-//! (PROTOCOL.md §6.2). A trailing `\r` is removed; bytes left at the end form a last line.
+//! (docs/PROTOCOL.md §6.2). A trailing `\r` is removed; bytes left at the end form a last line.
 
 /// Longest line accepted by default (the default `max_snapshot_size`); a longer one is
 /// dropped and reported rather than buffered forever.

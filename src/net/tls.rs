@@ -59,7 +59,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Builds the rustls configuration for `tls` (PROTOCOL.md §11; all problems are reported).
+/// Builds the rustls configuration for `tls` (docs/PROTOCOL.md §11; all problems are reported).
 pub(crate) fn client_config(tls: Option<&TlsConfig>) -> Result<Arc<ClientConfig>, Error> {
     let default = TlsConfig::default();
     let tls = tls.unwrap_or(&default);

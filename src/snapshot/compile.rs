@@ -106,7 +106,7 @@ fn offset(n: usize) -> Result<u32, SnapshotError> {
 }
 
 impl Builder {
-    /// The subject slot of a constraint on `property` (EVALUATION.md §7: entity-id
+    /// The subject slot of a constraint on `property` (docs/EVALUATION.md §7: entity-id
     /// constraints test the entity id, all others a context property).
     fn slot(&mut self, kind: ConstraintType, property: &str) -> u8 {
         if kind == ConstraintType::EntityId {
@@ -133,7 +133,7 @@ impl Builder {
         Ok((start, value.len() as u32))
     }
 
-    /// Decides a constraint's operator and pre-parses its value (EVALUATION.md §7).
+    /// Decides a constraint's operator and pre-parses its value (docs/EVALUATION.md §7).
     fn check(
         &mut self,
         kind: ConstraintType,
@@ -337,7 +337,7 @@ impl Builder {
         span(start, self.snap.constraints.len())
     }
 
-    /// Adds a rule's distributions and their bucket boundaries (EVALUATION.md §8.2), computed
+    /// Adds a rule's distributions and their bucket boundaries (docs/EVALUATION.md §8.2), computed
     /// in f32 exactly as the engine does.
     fn distributions(&mut self, input: Vec<Distribution>) -> Result<(Span, Span), SnapshotError> {
         let start = self.snap.distributions.len();
@@ -409,7 +409,7 @@ fn doc_segments(list: Vec<doc::DocSegment>) -> impl ExactSizeIterator<Item = Seg
     })
 }
 
-/// Compiles the server's document (EVALUATION.md §1).
+/// Compiles the server's document (docs/EVALUATION.md §1).
 pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotError> {
     let mut b = Builder::new(document.namespace.key, document.flags.len());
     for (fi, f) in document.flags.into_iter().enumerate() {
@@ -495,7 +495,7 @@ fn engine_segments(
     })
 }
 
-/// Compiles the engine's internal format (PROTOCOL.md §10.2). Entries a hand-made seed leaves
+/// Compiles the engine's internal format (docs/PROTOCOL.md §10.2). Entries a hand-made seed leaves
 /// out stay `None` and produce the engine's "unknown error" at evaluation time.
 pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotError> {
     let mut ns = seed.namespace;
@@ -592,7 +592,7 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
 }
 
 /// Parsers for the JSON lists inside `isoneof` / `isnotoneof` constraint values, with the
-/// engine's exact acceptance rules (EVALUATION.md §7.1, §7.2).
+/// engine's exact acceptance rules (docs/EVALUATION.md §7.1, §7.2).
 pub(crate) mod lists {
     fn ws(b: &[u8], i: &mut usize) {
         while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {

@@ -1,4 +1,4 @@
-//! [`Snapshot`] → the engine's internal snapshot JSON (PROTOCOL.md §10.2), which every
+//! [`Snapshot`] → the engine's internal snapshot JSON (docs/PROTOCOL.md §10.2), which every
 //! official Flipt SDK accepts as its `snapshot` option.
 
 use super::{ConstraintType, Flag, MatchType, RolloutKind, Rule, SegmentOperator, Snapshot, Span};

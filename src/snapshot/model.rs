@@ -216,7 +216,7 @@ pub(crate) struct Constraint {
 }
 
 /// A check's operator, decided at compile time from the constraint's type and operator
-/// (EVALUATION.md §7). Operators that can never hold compile to [`Op::Never`].
+/// (docs/EVALUATION.md §7). Operators that can never hold compile to [`Op::Never`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     /// Subject is `""` (string `empty`, `notpresent`).

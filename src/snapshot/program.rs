@@ -7,7 +7,7 @@
 //! selects the next node. Short string constants are stored in the node as a little-endian
 //! word, so that `eq`, `neq`, `prefix` and `suffix` against them are a few integer operations
 //! on words the evaluator reads once per subject. The program is equivalent to the step-by-step
-//! evaluation (EVALUATION.md §4–§9), which the evaluator keeps for flags without a program
+//! evaluation (docs/EVALUATION.md §4–§9), which the evaluator keeps for flags without a program
 //! and which the fuzz checks compare it with:
 //!
 //! - ALL segment: a check that holds goes to the next check, one that fails leaves the
@@ -348,7 +348,7 @@ impl Emitter {
         self.push(n);
     }
 
-    /// Variant flags: rules in order, the first that matches wins (EVALUATION.md §4).
+    /// Variant flags: rules in order, the first that matches wins (docs/EVALUATION.md §4).
     fn rules(&mut self, snap: &Snapshot, span: Span) -> Option<()> {
         let mut next_rule = Pending::new();
         let mut last_rank = 0;
@@ -371,7 +371,7 @@ impl Emitter {
         Some(())
     }
 
-    /// Boolean flags: rollouts in order (EVALUATION.md §9).
+    /// Boolean flags: rollouts in order (docs/EVALUATION.md §9).
     fn rollouts(&mut self, snap: &Snapshot, span: Span) -> Option<()> {
         let mut next = Pending::new();
         let mut last_rank = 0;
@@ -412,7 +412,7 @@ impl Emitter {
         Some(())
     }
 
-    /// A rule's or rollout's segments under its operator (EVALUATION.md §5): ends in
+    /// A rule's or rollout's segments under its operator (docs/EVALUATION.md §5): ends in
     /// `matched` (an `End` node, completed here), or leaves edges to the next rule in `next`.
     fn segments(
         &mut self,
@@ -483,7 +483,7 @@ impl Emitter {
         Some(())
     }
 
-    /// One segment's checks (EVALUATION.md §6): the edges that leave it matched and
+    /// One segment's checks (docs/EVALUATION.md §6): the edges that leave it matched and
     /// unmatched. Without constraints it matches everyone: no node, control flows on.
     fn segment(&mut self, snap: &Snapshot, seg: &Segment) -> Option<(Pending, Pending)> {
         let range = seg.constraints.range();
@@ -573,7 +573,7 @@ impl Emitter {
             }
             None => n.op = NodeOp::Slow,
         };
-        // An empty constant decides the operator outright (EVALUATION.md §7.1: every string
+        // An empty constant decides the operator outright (docs/EVALUATION.md §7.1: every string
         // operator but `empty` needs a non-empty subject).
         let empty_constant = c.n == 0;
         match c.op {

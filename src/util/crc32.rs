@@ -1,5 +1,5 @@
 //! CRC-32 (IEEE, reflected polynomial 0xEDB88320), as Flipt buckets entities with it
-//! (EVALUATION.md §8) and as the persisted snapshot file checks itself.
+//! (docs/EVALUATION.md §8) and as the persisted snapshot file checks itself.
 //!
 //! Table-driven, eight bytes per step ("slicing-by-8"); the tables are built at compile time.
 

@@ -1,5 +1,5 @@
 //! RFC 3339 timestamps to Unix seconds, accepting exactly what the engine's parser (chrono's
-//! `DateTime::parse_from_rfc3339`) accepts (EVALUATION.md §7.4). No allocation.
+//! `DateTime::parse_from_rfc3339`) accepts (docs/EVALUATION.md §7.4). No allocation.
 
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
