@@ -28,6 +28,7 @@ mod net;
 mod options;
 #[cfg(feature = "net")]
 mod persist;
+mod program;
 mod reader;
 mod snapshot;
 mod store;

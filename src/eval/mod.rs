@@ -6,11 +6,10 @@ pub(crate) mod context;
 pub(crate) mod explain;
 pub(crate) mod json;
 pub(crate) mod result;
-mod run;
 mod step;
 
 use crate::error::{Error, RankList};
-use crate::snapshot::program::{End, Node};
+use crate::program::{run, End, MatchedBy, Node};
 use crate::snapshot::FlagType;
 use crate::snapshot::{
     Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
@@ -295,14 +294,11 @@ fn rule_at(s: &Snapshot, index: u32) -> Result<&Rule, Error> {
 /// The segments a program's matched `End` node reports.
 #[inline]
 fn matched_at(end: &Node, mask: u64) -> Matched {
-    let span = Span {
-        start: end.on_true,
-        end: end.on_false,
-    };
-    match end.slot {
-        0 => Matched::Mask(span, mask),
-        1 => Matched::All(span),
-        _ => Matched::None,
+    let span = end.segments();
+    match end.matched_by() {
+        MatchedBy::Mask => Matched::Mask(span, mask),
+        MatchedBy::All => Matched::All(span),
+        MatchedBy::Threshold => Matched::None,
     }
 }
 
@@ -327,13 +323,19 @@ fn variant_run<C: Context + ?Sized>(
     match how {
         End::NoMatch => return Ok(out),
         End::RankOutOfOrder => {
-            return Err(rank_error(RankList::Rule, rule_at(s, end.a)?.rank));
+            return Err(rank_error(RankList::Rule, rule_at(s, end.item())?.rank));
         }
         End::Matched => {}
     }
-    let buckets = (end.n as u32) as usize..(end.n >> 32) as usize;
     let matched = matched_at(end, mask);
-    out.rule_matched(s, end.a, end.bit != 0, matched, buckets, bucket)?;
+    out.rule_matched(
+        s,
+        end.item(),
+        end.flag_bit(),
+        matched,
+        end.buckets(),
+        bucket,
+    )?;
     Ok(out)
 }
 
@@ -426,10 +428,10 @@ fn boolean_run<C: Context + ?Sized>(
     match how {
         End::NoMatch => {}
         End::RankOutOfOrder => {
-            let rank = s.rollouts.get(end.a as usize).map_or(0, |r| r.rank);
+            let rank = s.rollouts.get(end.item() as usize).map_or(0, |r| r.rank);
             return Err(rank_error(RankList::Rollout, rank));
         }
-        End::Matched => out.rollout_matched(end.bit != 0, matched_at(end, mask)),
+        End::Matched => out.rollout_matched(end.flag_bit(), matched_at(end, mask)),
     }
     Ok(out)
 }

@@ -208,3 +208,91 @@ pub(crate) fn step_by_step<C: Context + ?Sized>(
         .map(|o| o.share(Arc::clone(s)));
     (variant, boolean)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{boolean_of, lookup_head, variant_of};
+    use super::step_by_step;
+    use crate::{FlagType, Snapshot};
+    use std::sync::Arc;
+
+    fn answer<T>(r: &Result<T, crate::Error>, show: impl Fn(&T) -> String) -> String {
+        match r {
+            Ok(v) => show(v),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    /// Every flag of every conformance snapshot, with the entity and context of every request
+    /// of its file, answers the same through its program as step by step.
+    #[test]
+    fn programs_agree_with_step_by_step_on_the_vectors() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut compared = 0;
+        for file in 1..=5 {
+            let path = format!("{dir}/gen-seed{file}.json");
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            let v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+            let snap = Arc::new(Snapshot::from_document(&v["snapshot"].to_string()).unwrap());
+            let with_program = snap.heads.iter().filter(|h| h.program.is_some()).count();
+            assert!(
+                with_program * 10 >= snap.heads.len() * 9,
+                "{path}: few programs"
+            );
+            let mut requests: Vec<(String, Vec<(String, String)>)> = Vec::new();
+            for case in v["cases"].as_array().into_iter().flatten() {
+                let r = &case["request"];
+                let items = r["requests"].as_array().cloned().unwrap_or(vec![r.clone()]);
+                for item in items {
+                    let ctx = item["context"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect();
+                    let entity = item["entity_id"].as_str().unwrap_or("").to_string();
+                    requests.push((entity, ctx));
+                }
+            }
+            for flag in &snap.flags {
+                let key = Snapshot::lookup_key(flag);
+                for (entity, ctx) in requests.iter().step_by(7) {
+                    let ctx = ctx.as_slice();
+                    let (step_v, step_b) = step_by_step(&snap, key, entity, ctx);
+                    let run_v = lookup_head(&snap, &snap.namespace, key, FlagType::Variant)
+                        .and_then(|h| variant_of(&snap, h, entity, ctx))
+                        .map(|o| o.share(Arc::clone(&snap)));
+                    let run_b = lookup_head(&snap, &snap.namespace, key, FlagType::Boolean)
+                        .and_then(|h| boolean_of(&snap, h, key, entity, ctx))
+                        .map(|o| o.share(Arc::clone(&snap)));
+                    let show_v = |r: &crate::VariantEvaluation| {
+                        let keys: Vec<&str> = r.segment_keys().collect();
+                        format!(
+                            "{} {:?} {} {:?} {keys:?}",
+                            r.is_match(),
+                            r.reason(),
+                            r.variant_key(),
+                            r.variant_attachment()
+                        )
+                    };
+                    let show_b = |r: &crate::BooleanEvaluation| {
+                        let keys: Vec<&str> = r.segment_keys().collect();
+                        format!("{} {:?} {keys:?}", r.is_enabled(), r.reason())
+                    };
+                    assert_eq!(
+                        answer(&run_v, show_v),
+                        answer(&step_v, show_v),
+                        "{path}: variant {key:?} for {entity:?} {ctx:?}"
+                    );
+                    assert_eq!(
+                        answer(&run_b, show_b),
+                        answer(&step_b, show_b),
+                        "{path}: boolean {key:?} for {entity:?} {ctx:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 10_000, "only {compared} comparisons");
+    }
+}

@@ -245,7 +245,7 @@ impl Builder {
 
     fn finish(mut self) -> Snapshot {
         self.snap.text = self.text.into_boxed_str();
-        super::program::build(&mut self.snap);
+        crate::program::build::build(&mut self.snap);
         self.snap.build_index();
         self.snap
     }

@@ -11,7 +11,6 @@ pub(crate) mod document;
 pub(crate) mod export;
 mod index;
 mod model;
-pub(crate) mod program;
 
 use crate::error::SnapshotError;
 use base64::Engine as _;
@@ -63,10 +62,10 @@ pub struct Snapshot {
     pub(crate) list_ints: Vec<i32>,
     /// The context property of each subject slot (slot 0, the entity id, has none).
     pub(crate) slot_names: Vec<Box<str>>,
-    /// Every flag's evaluation as one branching program (see [`program`]).
-    pub(crate) nodes: Vec<program::Node>,
+    /// Every flag's evaluation as one branching program (see `crate::program`).
+    pub(crate) nodes: Vec<crate::program::Node>,
     /// The items of the programs' `isoneof` lists of short strings.
-    pub(crate) short_items: Vec<program::ShortItem>,
+    pub(crate) short_items: Vec<crate::program::ShortItem>,
     pub(crate) distributions: Vec<Distribution>,
     /// Per rule, the buckets of its positive-rollout distributions, padded to whole groups.
     pub(crate) buckets: Vec<crate::eval::bucket::Bucket>,

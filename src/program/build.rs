@@ -1,145 +1,11 @@
-//! Each flag's evaluation compiled to one branching program: a header naming the subjects the
-//! flag tests, then a run of nodes, each a test with the node to go to when it holds and when
-//! it does not.
-//!
-//! Rules (or rollouts) and their segments become straight-line code, so the evaluator runs one
-//! flat loop instead of nested loops over rules, segments and constraints; an outcome only
-//! selects the next node. Short string constants are stored in the node as a little-endian
-//! word, so that `eq`, `neq`, `prefix` and `suffix` against them are a few integer operations
-//! on words the evaluator reads once per subject. The program is equivalent to the step-by-step
-//! evaluation (docs/EVALUATION.md §4–§9), which the evaluator keeps for flags without a program
-//! and which the fuzz checks compare it with:
-//!
-//! - ALL segment: a check that holds goes to the next check, one that fails leaves the
-//!   segment unmatched; ANY: the reverse. An unknown constraint type leaves it unmatched.
-//! - AND rule: a matched segment goes to the next segment, an unmatched one to the next rule.
-//! - OR rule: every segment runs; a matched segment passes through a [`NodeOp::Mark`] node
-//!   that sets its bit in a mask, and an [`NodeOp::AnyMatched`] node after the last segment
-//!   tests the mask.
-//! - A segment without constraints matches everyone: it emits no node.
-//! - A rule whose rank is lower than the previous rule's ends the program with an error,
-//!   where the engine reports it: on reaching that rule.
-//!
-//! Every edge points forward (checked once the programs are built), so a run ends at an
-//! [`NodeOp::End`] node.
+//! Compiling flags to programs: the cost model that orders checks and segments, and the
+//! emitter that lays the nodes out and patches their forward edges.
 
-use super::FlagType;
-use super::{
+use super::{End, MatchedBy, Node, NodeOp, ShortItem, LOCAL_SLOTS};
+use crate::snapshot::FlagType;
+use crate::snapshot::{
     Check, Flag, MatchType, Op, RolloutKind, Segment, SegmentOperator, Snapshot, Span, UNCACHED,
 };
-
-/// Subjects one program may test (the entity id and context properties); a flag testing more
-/// is evaluated step by step.
-pub(crate) const LOCAL_SLOTS: usize = 8;
-
-/// How a program ends: the `len` of its [`NodeOp::End`] node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// No rule or rollout matched.
-    NoMatch = 0,
-    /// Rule or rollout `a` matched.
-    Matched = 1,
-    /// Rule or rollout `a` has a lower rank than the one before it.
-    RankOutOfOrder = 2,
-}
-
-impl End {
-    pub(crate) fn from_code(n: u8) -> Option<End> {
-        match n {
-            0 => Some(End::NoMatch),
-            1 => Some(End::Matched),
-            2 => Some(End::RankOutOfOrder),
-            _ => None,
-        }
-    }
-}
-
-/// What a node tests. "Short" operators compare with a constant of 1 to 8 bytes held in `n`
-/// (little-endian, zero-padded), of length `len`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NodeOp {
-    /// The program's first node: `n` holds the global slot of each local slot (one byte
-    /// each), `len` how many there are, `a` which need a number (bits 0–7) and a datetime
-    /// (bits 8–15) parsed from their value.
-    Header,
-    /// The subject is `""`.
-    Empty,
-    /// The subject is not `""`.
-    NotEmpty,
-    /// The subject equals the constant.
-    EqShort,
-    /// The subject is not empty and differs from the constant.
-    NeqShort,
-    /// The subject starts with the constant.
-    PrefixShort,
-    /// The subject ends with the constant.
-    SuffixShort,
-    /// The subject is one of the short constants `Snapshot::short_items[a..n]`.
-    InShort,
-    /// The subject is not empty and none of the short constants `Snapshot::short_items[a..n]`.
-    NotInShort,
-    /// The subject parses as an `i32` comparing to `n` (as `i64`) as `accept` allows.
-    Num,
-    /// The subject parses as an `i32` found in `Snapshot::list_ints[a..n]`.
-    NumIn,
-    /// The subject parses as an `i32` not found in `Snapshot::list_ints[a..n]`.
-    NumNotIn,
-    /// The subject parses as RFC 3339, comparing to `n` (Unix seconds) as `accept` allows.
-    Time,
-    /// Any other test: check `a` of `Snapshot::checks` against the subject's text.
-    Slow,
-    /// Never holds.
-    Never,
-    /// An unknown constraint type: never holds, and both edges leave the segment unmatched.
-    Unknown,
-    /// Sets bit `bit` of the OR mask: segment `bit` of the rule matched. Holds.
-    Mark,
-    /// Holds when a segment of the current OR rule matched (the mask is not empty).
-    AnyMatched,
-    /// Holds when the threshold bucket is below the percentage `f32::from_bits(n as u32)`.
-    Threshold,
-    /// Ends the program: `len` is the [`End`] kind, `a` the rule or rollout. A matched end
-    /// also carries what the result needs, so that the evaluator need not read the rule:
-    /// the segments (`on_true..on_false` of `Snapshot::segment_refs`), whether they are
-    /// ANDed (`slot` 1) or ORed (0), and for a rule whether it has distributions (`bit`) and
-    /// its buckets (`n`: start in the low, end in the high 32 bits); for a rollout its value
-    /// (`bit`) and kind (`slot` 2 for a threshold).
-    End,
-}
-
-/// An item of an `isoneof` list of short strings: its bytes as a word, and its length.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ShortItem {
-    pub word: u64,
-    pub len: u64,
-}
-
-impl NodeOp {
-    /// Whether the node compares its subject's words (read before it runs).
-    #[inline(always)]
-    pub(crate) fn reads_subject(self) -> bool {
-        (NodeOp::Empty as u8..=NodeOp::Time as u8).contains(&(self as u8))
-    }
-}
-
-/// One program node (24 bytes).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Node {
-    pub op: NodeOp,
-    /// The local slot of the subject tested.
-    pub slot: u8,
-    /// `Num`, `Time`: the orderings that hold ([`Check::accept`]); short strings: the length
-    /// of the constant; `Header`: the number of local slots.
-    pub len: u8,
-    /// `Mark`: the segment's bit in the OR mask; a test: the global slot of its subject.
-    pub bit: u8,
-    pub a: u32,
-    pub n: u64,
-    /// The next node when the test holds.
-    pub on_true: u32,
-    /// The next node when it does not.
-    pub on_false: u32,
-}
 
 /// Edges whose target is not known yet: `(node, the true edge?)`.
 type Pending = Vec<(usize, bool)>;
@@ -184,25 +50,12 @@ struct Emitter {
     needs: u32,
 }
 
-fn node(op: NodeOp) -> Node {
-    Node {
-        op,
-        slot: 0,
-        len: 0,
-        bit: 0,
-        a: 0,
-        n: 0,
-        on_true: 0,
-        on_false: 0,
-    }
-}
-
 /// The relative cost of evaluating a check: the entity id is at hand, a property costs a
 /// lookup, and parsing a number and above all a datetime cost more.
 fn cost(c: &Check) -> u8 {
     match c.op {
         Op::Never => 0,
-        _ if c.slot == super::ENTITY_SLOT => 1,
+        _ if c.slot == crate::snapshot::ENTITY_SLOT => 1,
         Op::Time => 5,
         Op::Num | Op::NumOneOf | Op::NumNotOneOf => 3,
         Op::Contains | Op::NotContains => 4,
@@ -294,7 +147,7 @@ impl Emitter {
         let start = self.nodes.len();
         self.locals.clear();
         self.needs = 0;
-        self.nodes.push(node(NodeOp::Header));
+        self.nodes.push(Node::new(NodeOp::Header));
         let built = match flag.kind {
             FlagType::Variant => flag.rules.and_then(|rules| self.rules(snap, rules)),
             FlagType::Boolean => flag.rollouts.and_then(|r| self.rollouts(snap, r)),
@@ -326,8 +179,8 @@ impl Emitter {
         self.nodes.len() - 1
     }
 
-    /// Points the pending edges at the next node to be emitted.
-    fn land(&mut self, pending: &mut Pending) {
+    /// Patches the pending edges to point at the next node to be emitted.
+    fn patch(&mut self, pending: &mut Pending) {
         let target = self.here() as u32;
         for (at, edge) in pending.drain(..) {
             if let Some(n) = self.nodes.get_mut(at) {
@@ -342,10 +195,7 @@ impl Emitter {
 
     /// An end that matched nothing or found ranks out of order.
     fn end(&mut self, end: End, index: u32) {
-        let mut n = node(NodeOp::End);
-        n.a = index;
-        n.len = end as u8;
-        self.push(n);
+        self.push(Node::end(end, index));
     }
 
     /// Variant flags: rules in order, the first that matches wins (docs/EVALUATION.md §4).
@@ -353,20 +203,16 @@ impl Emitter {
         let mut next_rule = Pending::new();
         let mut last_rank = 0;
         for (rule, index) in snap.rules.get(span.range())?.iter().zip(span.start..) {
-            self.land(&mut next_rule);
+            self.patch(&mut next_rule);
             if rule.rank < last_rank {
                 self.end(End::RankOutOfOrder, index);
                 return Some(());
             }
             last_rank = rule.rank;
-            let mut matched = node(NodeOp::End);
-            matched.len = End::Matched as u8;
-            matched.a = index;
-            matched.bit = u8::from(rule.distributions.is_some());
-            matched.n = u64::from(rule.buckets.start) | (u64::from(rule.buckets.end) << 32);
+            let matched = Node::matched_rule(index, rule.distributions.is_some(), rule.buckets);
             self.segments(snap, rule.segments, rule.operator, matched, &mut next_rule)?;
         }
-        self.land(&mut next_rule);
+        self.patch(&mut next_rule);
         self.end(End::NoMatch, 0);
         Some(())
     }
@@ -376,38 +222,33 @@ impl Emitter {
         let mut next = Pending::new();
         let mut last_rank = 0;
         for (rollout, index) in snap.rollouts.get(span.range())?.iter().zip(span.start..) {
-            self.land(&mut next);
+            self.patch(&mut next);
             if rollout.rank < last_rank {
                 self.end(End::RankOutOfOrder, index);
                 return Some(());
             }
             last_rank = rollout.rank;
-            let mut matched = node(NodeOp::End);
-            matched.len = End::Matched as u8;
-            matched.a = index;
             match rollout.kind {
                 RolloutKind::Threshold { percentage, value } => {
-                    let mut n = node(NodeOp::Threshold);
+                    let mut n = Node::new(NodeOp::Threshold);
                     n.n = u64::from(percentage.to_bits());
                     n.on_true = self.here() as u32 + 1;
                     let at = self.push(n);
                     next.push((at, false));
-                    matched.bit = u8::from(value);
-                    matched.slot = 2;
-                    self.push(matched);
+                    self.push(Node::matched_rollout(index, value));
                 }
                 RolloutKind::Segment {
                     operator,
                     segments,
                     value,
                 } => {
-                    matched.bit = u8::from(value);
+                    let matched = Node::matched_rollout(index, value);
                     self.segments(snap, segments, operator, matched, &mut next)?
                 }
                 RolloutKind::Unknown => {}
             }
         }
-        self.land(&mut next);
+        self.patch(&mut next);
         self.end(End::NoMatch, 0);
         Some(())
     }
@@ -429,8 +270,11 @@ impl Emitter {
             SegmentOperator::Or if ids.len() == 1 => SegmentOperator::And,
             other => other,
         };
-        (matched.on_true, matched.on_false) = (span.start, span.end);
-        matched.slot = u8::from(operator == SegmentOperator::And);
+        let by = match operator {
+            SegmentOperator::And => MatchedBy::All,
+            SegmentOperator::Or => MatchedBy::Mask,
+        };
+        matched.set_segments(span, by);
         match operator {
             SegmentOperator::And => {
                 // The rule matches when every segment does, whatever their order, and reports
@@ -450,7 +294,7 @@ impl Emitter {
                     let (mut matched, unmatched) =
                         self.segment(snap, snap.segments.get(id as usize)?)?;
                     next.extend(unmatched);
-                    self.land(&mut matched);
+                    self.patch(&mut matched);
                 }
                 // Zero segments match everyone.
                 self.push(matched);
@@ -463,15 +307,15 @@ impl Emitter {
                 for (&id, bit) in ids.iter().zip(0u8..) {
                     let (mut matched, mut unmatched) =
                         self.segment(snap, snap.segments.get(id as usize)?)?;
-                    self.land(&mut matched);
-                    let mut mark = node(NodeOp::Mark);
+                    self.patch(&mut matched);
+                    let mut mark = Node::new(NodeOp::Mark);
                     mark.bit = bit;
                     mark.on_true = self.here() as u32 + 1;
                     mark.on_false = mark.on_true;
                     self.push(mark);
-                    self.land(&mut unmatched);
+                    self.patch(&mut unmatched);
                 }
-                let mut n = node(NodeOp::AnyMatched);
+                let mut n = Node::new(NodeOp::AnyMatched);
                 n.on_true = self.here() as u32 + 1;
                 let at = self.push(n);
                 next.push((at, false));
@@ -561,7 +405,7 @@ impl Emitter {
     fn test(&mut self, snap: &Snapshot, c: &Check, index: usize) -> Option<Node> {
         let slot = self.local(c.slot)?;
         let text = || snap.text_of(c.a, c.n);
-        let mut n = node(NodeOp::Slow);
+        let mut n = Node::new(NodeOp::Slow);
         n.slot = slot;
         n.bit = c.slot;
         n.a = u32::try_from(index).ok()?;
@@ -647,7 +491,7 @@ impl Emitter {
 
 #[cfg(test)]
 mod tests {
-    use super::{NodeOp, LOCAL_SLOTS};
+    use super::super::{NodeOp, LOCAL_SLOTS};
     use crate::Snapshot;
 
     fn flag_with(constraints: &[(&str, &str, &str, &str)]) -> Snapshot {
@@ -699,14 +543,17 @@ mod tests {
         assert!(at(NodeOp::NeqShort) < at(NodeOp::EqShort), "{ops:?}");
         assert!(at(NodeOp::NeqShort) < at(NodeOp::Num), "{ops:?}");
         // In an ALL segment the check that usually fails decides it: the equality first.
-        let check = |op: super::Op| super::Check {
+        let check = |op: crate::snapshot::Op| crate::snapshot::Check {
             op,
             slot: 1,
             accept: 0,
             a: 0,
             n: 0,
         };
-        let (eq, neq) = (check(super::Op::StrEq), check(super::Op::StrNeq));
+        let (eq, neq) = (
+            check(crate::snapshot::Op::StrEq),
+            check(crate::snapshot::Op::StrNeq),
+        );
         assert!(super::order_key(&eq, true) < super::order_key(&neq, true));
         assert!(super::order_key(&neq, false) < super::order_key(&eq, false));
     }
