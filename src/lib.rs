@@ -16,6 +16,7 @@
 #![warn(unreachable_pub)]
 
 mod client;
+mod constraint;
 mod error;
 mod eval;
 #[cfg(feature = "ffi")]

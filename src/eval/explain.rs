@@ -4,9 +4,9 @@
 //! check it against the real result.
 
 use super::bucket;
-use super::check_value;
 use super::context::Context;
 use super::result::Reason;
+use crate::constraint::check_value;
 use crate::error::Error;
 use crate::snapshot::FlagType;
 use crate::snapshot::{

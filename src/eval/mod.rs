@@ -8,15 +8,16 @@ pub(crate) mod json;
 pub(crate) mod result;
 mod step;
 
+use crate::constraint::{check_value, Check, Op};
 use crate::error::{Error, RankList};
 use crate::program::{run, End, MatchedBy, Node};
 use crate::snapshot::FlagType;
 use crate::snapshot::{
-    Check, Flag, FlagHead, MatchType, Op, Rollout, RolloutKind, Rule, Segment, SegmentOperator,
-    Snapshot, Span, ENTITY_SLOT, SLOTS, UNCACHED,
+    Flag, FlagHead, MatchType, Rollout, RolloutKind, Rule, Segment, SegmentOperator, Snapshot,
+    Span, ENTITY_SLOT, SLOTS, UNCACHED,
 };
+use crate::util::datetime;
 use crate::util::strings::str_eq;
-use crate::util::{datetime, strings};
 pub(crate) use context::Context;
 use result::{
     BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
@@ -26,48 +27,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 pub(crate) use step::step_by_step;
 use step::{boolean_step, flag_of, variant_step};
-
-/// One check against the value `v` (docs/EVALUATION.md §7; the evaluator and explanations share
-/// this). `None` means an unknown constraint type, which fails the whole segment.
-#[inline(always)]
-pub(crate) fn check_value(s: &Snapshot, c: &Check, v: &str) -> Option<bool> {
-    let text = || s.text_of(c.a, c.n);
-    let list = || c.a as usize..c.n as usize;
-    Some(match c.op {
-        Op::IsEmpty => v.is_empty(),
-        Op::NotEmpty => !v.is_empty(),
-        Op::StrEq => !v.is_empty() && str_eq(v, text()),
-        Op::StrNeq => !v.is_empty() && !str_eq(v, text()),
-        Op::Prefix => !v.is_empty() && strings::starts_with(v, text()),
-        Op::Suffix => !v.is_empty() && strings::ends_with(v, text()),
-        Op::Contains => !v.is_empty() && strings::contains(v, text()),
-        Op::NotContains => !v.is_empty() && !strings::contains(v, text()),
-        Op::StrOneOf => !v.is_empty() && one_of(s, list(), v),
-        Op::StrNotOneOf => !v.is_empty() && !one_of(s, list(), v),
-        Op::Num => v
-            .parse::<i32>()
-            .is_ok_and(|x| c.accepts(i64::from(x).cmp(&c.n))),
-        Op::NumOneOf => v
-            .parse::<i32>()
-            .is_ok_and(|x| s.list_ints.get(list()).is_some_and(|l| l.contains(&x))),
-        Op::NumNotOneOf => v
-            .parse::<i32>()
-            .is_ok_and(|x| s.list_ints.get(list()).is_some_and(|l| !l.contains(&x))),
-        Op::BoolTrue => v == "true",
-        Op::BoolFalse => v == "false",
-        Op::Time => datetime::parse_rfc3339(v).is_some_and(|t| c.accepts(t.cmp(&c.n))),
-        Op::Never => false,
-        Op::UnknownType => return None,
-    })
-}
-
-/// `v` is one of the strings of an `isoneof` list.
-#[inline]
-fn one_of(s: &Snapshot, items: std::ops::Range<usize>, v: &str) -> bool {
-    s.list_strings
-        .get(items)
-        .is_some_and(|l| l.iter().any(|&(a, n)| str_eq(s.text_of(a, n.into()), v)))
-}
 
 /// The subjects checks test, the entity id and context values, each looked up once per
 /// evaluation (a property is usually tested many times) in slots the snapshot assigned.

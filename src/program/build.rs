@@ -2,9 +2,10 @@
 //! emitter that lays the nodes out and patches their forward edges.
 
 use super::{End, MatchedBy, Node, NodeOp, ShortItem, LOCAL_SLOTS};
+use crate::constraint::{self, cost, hold_chance, Check, Lowered, Op};
 use crate::snapshot::FlagType;
 use crate::snapshot::{
-    Check, Flag, MatchType, Op, RolloutKind, Segment, SegmentOperator, Snapshot, Span, UNCACHED,
+    Flag, MatchType, RolloutKind, Segment, SegmentOperator, Snapshot, Span, UNCACHED,
 };
 
 /// Edges whose target is not known yet: `(node, the true edge?)`.
@@ -50,40 +51,6 @@ struct Emitter {
     needs: u32,
 }
 
-/// The relative cost of evaluating a check: the entity id is at hand, a property costs a
-/// lookup, and parsing a number and above all a datetime cost more.
-fn cost(c: &Check) -> u8 {
-    match c.op {
-        Op::Never => 0,
-        _ if c.slot == crate::snapshot::ENTITY_SLOT => 1,
-        Op::Time => 5,
-        Op::Num | Op::NumOneOf | Op::NumNotOneOf => 3,
-        Op::Contains | Op::NotContains => 4,
-        _ => 2,
-    }
-}
-
-/// How often a check is taken to hold, in percent: a prior by operator (an equality rarely
-/// holds, an inequality usually does), used only to order a segment's checks.
-fn hold_chance(c: &Check) -> u32 {
-    match c.op {
-        Op::Never | Op::UnknownType => 0,
-        Op::IsEmpty => 10,
-        Op::NotEmpty => 90,
-        Op::StrEq | Op::BoolTrue | Op::BoolFalse | Op::Prefix | Op::Suffix => 25,
-        Op::StrNeq | Op::NotContains => 75,
-        Op::Contains => 30,
-        Op::StrOneOf | Op::NumOneOf => 35,
-        Op::StrNotOneOf | Op::NumNotOneOf => 65,
-        // `accept`: less = 1, equal = 2, greater = 4.
-        Op::Num | Op::Time => match c.accept {
-            2 => 5,
-            5 => 95,
-            _ => 45,
-        },
-    }
-}
-
 /// The order key of a check in a segment: its cost over the chance that it decides the
 /// segment (fails an ALL segment, holds in an ANY one), so that the checks likely to end the
 /// segment cheaply run first; this order minimises the expected cost of a chain of
@@ -100,7 +67,7 @@ fn order_key(c: &Check, all: bool) -> u32 {
 /// [`order_key`], unless an unknown constraint type makes the order matter.
 fn check_order(checks: &[Check], all: bool) -> Vec<(usize, &Check)> {
     let mut order: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
-    if !checks.iter().any(|c| c.op == Op::UnknownType) {
+    if !checks.iter().any(|c| c.op == Op::Unknown) {
         order.sort_by_key(|&(_, c)| order_key(c, all));
     }
     order
@@ -401,58 +368,35 @@ impl Emitter {
         Some(self.locals.len() as u8 - 1)
     }
 
-    /// The node testing check `index` (edges and bit left for the caller).
+    /// The node testing check `index` (edges and bit left for the caller): how the check is
+    /// lowered is `constraint::lower`'s; here it gets its slot, constants and list items.
     fn test(&mut self, snap: &Snapshot, c: &Check, index: usize) -> Option<Node> {
         let slot = self.local(c.slot)?;
-        let text = || snap.text_of(c.a, c.n);
         let mut n = Node::new(NodeOp::Slow);
         n.slot = slot;
         n.bit = c.slot;
         n.a = u32::try_from(index).ok()?;
-        let constant = |n: &mut Node, op: NodeOp, text: &str| match short(text) {
-            Some((word, len)) => {
-                n.op = op;
-                n.n = word;
-                n.len = len;
+        match constraint::lower(c, snap)? {
+            Lowered::Plain(op) => n.op = op,
+            Lowered::Constant(op, text) => {
+                if let Some((word, len)) = short(text) {
+                    (n.op, n.n, n.len) = (op, word, len);
+                }
             }
-            None => n.op = NodeOp::Slow,
-        };
-        // An empty constant decides the operator outright (docs/EVALUATION.md §7.1: every string
-        // operator but `empty` needs a non-empty subject).
-        let empty_constant = c.n == 0;
-        match c.op {
-            Op::IsEmpty => n.op = NodeOp::Empty,
-            Op::NotEmpty => n.op = NodeOp::NotEmpty,
-            Op::StrEq | Op::NotContains if empty_constant => n.op = NodeOp::Never,
-            Op::StrNeq | Op::Prefix | Op::Suffix | Op::Contains if empty_constant => {
-                n.op = NodeOp::NotEmpty
+            Lowered::Ordered {
+                op,
+                accept,
+                value,
+                time,
+            } => {
+                (n.op, n.len, n.n) = (op, accept, value as u64);
+                self.need(slot, time)?;
             }
-            Op::StrEq => constant(&mut n, NodeOp::EqShort, text()),
-            Op::StrNeq => constant(&mut n, NodeOp::NeqShort, text()),
-            Op::Prefix => constant(&mut n, NodeOp::PrefixShort, text()),
-            Op::Suffix => constant(&mut n, NodeOp::SuffixShort, text()),
-            Op::BoolTrue => constant(&mut n, NodeOp::EqShort, "true"),
-            Op::BoolFalse => constant(&mut n, NodeOp::EqShort, "false"),
-            Op::Num => {
-                n.op = NodeOp::Num;
-                n.len = c.accept;
-                n.n = c.n as u64;
-                self.need(slot, false)?;
-            }
-            Op::Time => {
-                n.op = NodeOp::Time;
-                n.len = c.accept;
-                n.n = c.n as u64;
-                self.need(slot, true)?;
-            }
-            Op::StrOneOf | Op::StrNotOneOf => {
+            Lowered::StrList(op, items) => {
                 // Lists of short strings compare words; an empty item can never match (the
                 // subject must not be empty).
-                let items: Option<Vec<ShortItem>> = snap
-                    .list_strings
-                    .get(c.a as usize..c.n as usize)?
-                    .iter()
-                    .map(|&(a, len)| snap.text_of(a, i64::from(len)))
+                let items: Option<Vec<ShortItem>> = items
+                    .into_iter()
                     .filter(|item| !item.is_empty())
                     .map(|item| {
                         short(item).map(|(word, len)| ShortItem {
@@ -462,28 +406,16 @@ impl Emitter {
                     })
                     .collect();
                 if let Some(items) = items {
-                    n.op = if c.op == Op::StrOneOf {
-                        NodeOp::InShort
-                    } else {
-                        NodeOp::NotInShort
-                    };
+                    n.op = op;
                     n.a = u32::try_from(self.items.len()).ok()?;
                     self.items.extend(items);
                     n.n = u64::try_from(self.items.len()).ok()?;
                 }
             }
-            Op::NumOneOf | Op::NumNotOneOf => {
-                n.op = if c.op == Op::NumOneOf {
-                    NodeOp::NumIn
-                } else {
-                    NodeOp::NumNotIn
-                };
-                (n.a, n.n) = (c.a, c.n as u64);
+            Lowered::NumList(op, start, end) => {
+                (n.op, n.a, n.n) = (op, start, end);
                 self.need(slot, false)?;
             }
-            Op::Never => n.op = NodeOp::Never,
-            Op::UnknownType => n.op = NodeOp::Unknown,
-            Op::Contains | Op::NotContains => {}
         }
         Some(n)
     }
@@ -543,7 +475,7 @@ mod tests {
         assert!(at(NodeOp::NeqShort) < at(NodeOp::EqShort), "{ops:?}");
         assert!(at(NodeOp::NeqShort) < at(NodeOp::Num), "{ops:?}");
         // In an ALL segment the check that usually fails decides it: the equality first.
-        let check = |op: crate::snapshot::Op| crate::snapshot::Check {
+        let check = |op: crate::constraint::Op| crate::constraint::Check {
             op,
             slot: 1,
             accept: 0,
@@ -551,8 +483,8 @@ mod tests {
             n: 0,
         };
         let (eq, neq) = (
-            check(crate::snapshot::Op::StrEq),
-            check(crate::snapshot::Op::StrNeq),
+            check(crate::constraint::Op::Eq),
+            check(crate::constraint::Op::Neq),
         );
         assert!(super::order_key(&eq, true) < super::order_key(&neq, true));
         assert!(super::order_key(&neq, false) < super::order_key(&eq, false));

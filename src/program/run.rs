@@ -6,8 +6,9 @@
 //! integer operations without a branch on their outcome.
 
 use super::{End, Node, NodeOp, LOCAL_SLOTS};
+use crate::constraint::check_value;
 use crate::error::Error;
-use crate::eval::{check_value, threshold_bucket, Context};
+use crate::eval::{threshold_bucket, Context};
 use crate::snapshot::{Snapshot, ENTITY_SLOT};
 use crate::util::datetime;
 use std::cmp::Ordering;

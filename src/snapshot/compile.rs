@@ -4,13 +4,13 @@
 use super::document::{self as doc, Document, EngineSnapshot};
 use super::FlagType;
 use super::{
-    Check, Constraint, ConstraintType, DefaultVariant, Distribution, Flag, MatchType, Op, Rollout,
+    Constraint, ConstraintType, DefaultVariant, Distribution, Flag, MatchType, Rollout,
     RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
+use crate::constraint::{self, constraint_type, Check};
 use crate::error::SnapshotError;
 use crate::eval::bucket;
 use crate::eval::bucket::{Bucket, GROUP};
-use crate::util::datetime;
 use std::collections::HashMap;
 
 /// Accumulates the flat arrays of a [`Snapshot`].
@@ -76,31 +76,6 @@ pub(crate) fn match_type(s: &str) -> MatchType {
     }
 }
 
-fn constraint_type(s: &str) -> ConstraintType {
-    match s {
-        "STRING_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::String,
-        "NUMBER_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::Number,
-        "BOOLEAN_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::Boolean,
-        "DATETIME_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::DateTime,
-        "ENTITY_ID_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::EntityId,
-        _ => ConstraintType::Unknown,
-    }
-}
-
-/// The orderings a comparison operator accepts, as [`Check::accept`] bits
-/// (less = 1, equal = 2, greater = 4).
-fn accept(op: &str) -> Option<u8> {
-    Some(match op {
-        "eq" => 0b010,
-        "neq" => 0b101,
-        "lt" => 0b001,
-        "lte" => 0b011,
-        "gt" => 0b100,
-        "gte" => 0b110,
-        _ => return None,
-    })
-}
-
 fn offset(n: usize) -> Result<u32, SnapshotError> {
     u32::try_from(n).map_err(|_| SnapshotError::whole("snapshot too large (over 4 GiB of values)"))
 }
@@ -125,15 +100,7 @@ impl Builder {
         slot
     }
 
-    /// Appends `value` to the text pool: `(offset, length)`.
-    fn text(&mut self, value: &str) -> Result<(u32, u32), SnapshotError> {
-        let start = offset(self.text.len())?;
-        self.text.push_str(value);
-        offset(self.text.len())?;
-        Ok((start, value.len() as u32))
-    }
-
-    /// Decides a constraint's operator and pre-parses its value (docs/EVALUATION.md §7).
+    /// A constraint's check, in its subject's slot (docs/EVALUATION.md §7).
     fn check(
         &mut self,
         kind: ConstraintType,
@@ -142,91 +109,31 @@ impl Builder {
         value: &str,
     ) -> Result<Check, SnapshotError> {
         let slot = self.slot(kind, property);
-        let mut check = Check {
-            op: Op::Never,
-            slot,
-            accept: 0,
-            a: 0,
-            n: 0,
-        };
-        match kind {
-            ConstraintType::String | ConstraintType::EntityId => match op {
-                "empty" => check.op = Op::IsEmpty,
-                "notempty" => check.op = Op::NotEmpty,
-                "eq" | "neq" | "prefix" | "suffix" | "contains" | "notcontains" => {
-                    check.op = match op {
-                        "eq" => Op::StrEq,
-                        "neq" => Op::StrNeq,
-                        "prefix" => Op::Prefix,
-                        "suffix" => Op::Suffix,
-                        "contains" => Op::Contains,
-                        _ => Op::NotContains,
-                    };
-                    let (a, n) = self.text(value)?;
-                    (check.a, check.n) = (a, i64::from(n));
-                }
-                "isoneof" | "isnotoneof" => match lists::strings(value) {
-                    Some(items) => {
-                        check.op = if op == "isoneof" {
-                            Op::StrOneOf
-                        } else {
-                            Op::StrNotOneOf
-                        };
-                        check.a = offset(self.snap.list_strings.len())?;
-                        for item in items.iter() {
-                            let at = self.text(item)?;
-                            self.snap.list_strings.push(at);
-                        }
-                        check.n = i64::from(offset(self.snap.list_strings.len())?);
-                    }
-                    // An unparsable list matches nothing, so "not one of" any non-empty value.
-                    None if op == "isnotoneof" => check.op = Op::NotEmpty,
-                    None => {}
-                },
-                _ => {}
-            },
-            ConstraintType::Number => match op {
-                "present" => check.op = Op::NotEmpty,
-                "notpresent" => check.op = Op::IsEmpty,
-                "isoneof" | "isnotoneof" => {
-                    if let Some(items) = lists::integers(value) {
-                        check.op = if op == "isoneof" {
-                            Op::NumOneOf
-                        } else {
-                            Op::NumNotOneOf
-                        };
-                        check.a = offset(self.snap.list_ints.len())?;
-                        self.snap.list_ints.extend_from_slice(&items);
-                        check.n = i64::from(offset(self.snap.list_ints.len())?);
-                    }
-                }
-                _ => {
-                    if let (Some(accept), Ok(n)) = (accept(op), value.parse::<i32>()) {
-                        (check.op, check.accept, check.n) = (Op::Num, accept, i64::from(n));
-                    }
-                }
-            },
-            ConstraintType::Boolean => {
-                check.op = match op {
-                    "present" => Op::NotEmpty,
-                    "notpresent" => Op::IsEmpty,
-                    "true" => Op::BoolTrue,
-                    "false" => Op::BoolFalse,
-                    _ => Op::Never,
-                }
-            }
-            ConstraintType::DateTime => match op {
-                "present" => check.op = Op::NotEmpty,
-                "notpresent" => check.op = Op::IsEmpty,
-                _ => {
-                    if let (Some(accept), Some(n)) = (accept(op), datetime::parse_rfc3339(value)) {
-                        (check.op, check.accept, check.n) = (Op::Time, accept, n);
-                    }
-                }
-            },
-            ConstraintType::Unknown => check.op = Op::UnknownType,
+        constraint::compile(kind, slot, op, value, self)
+    }
+}
+
+impl constraint::Pools for Builder {
+    fn text(&mut self, value: &str) -> Result<(u32, u32), SnapshotError> {
+        let start = offset(self.text.len())?;
+        self.text.push_str(value);
+        offset(self.text.len())?;
+        Ok((start, value.len() as u32))
+    }
+
+    fn strings(&mut self, items: &[Box<str>]) -> Result<(u32, u32), SnapshotError> {
+        let start = offset(self.snap.list_strings.len())?;
+        for item in items {
+            let at = self.text(item)?;
+            self.snap.list_strings.push(at);
         }
-        Ok(check)
+        Ok((start, offset(self.snap.list_strings.len())?))
+    }
+
+    fn integers(&mut self, items: &[i32]) -> Result<(u32, u32), SnapshotError> {
+        let start = offset(self.snap.list_ints.len())?;
+        self.snap.list_ints.extend_from_slice(items);
+        Ok((start, offset(self.snap.list_ints.len())?))
     }
 }
 
@@ -591,97 +498,6 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
     Ok(b.finish())
 }
 
-/// Parsers for the JSON lists inside `isoneof` / `isnotoneof` constraint values, with the
-/// engine's exact acceptance rules (docs/EVALUATION.md §7.1, §7.2).
-pub(crate) mod lists {
-    fn ws(b: &[u8], i: &mut usize) {
-        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
-            *i += 1;
-        }
-    }
-
-    /// Walks `[elem, elem, ...]` with optional JSON whitespace; `elem` parses one element
-    /// starting at `*i` and must advance past it.
-    fn array<T>(
-        text: &str,
-        mut elem: impl FnMut(&str, &mut usize) -> Option<T>,
-    ) -> Option<Box<[T]>> {
-        let b = text.as_bytes();
-        let mut i = 0;
-        let mut out = Vec::new();
-        ws(b, &mut i);
-        if b.get(i) != Some(&b'[') {
-            return None;
-        }
-        i += 1;
-        ws(b, &mut i);
-        if b.get(i) == Some(&b']') {
-            i += 1;
-        } else {
-            loop {
-                ws(b, &mut i);
-                out.push(elem(text, &mut i)?);
-                ws(b, &mut i);
-                match b.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b']') => {
-                        i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        ws(b, &mut i);
-        (i == b.len()).then(|| out.into_boxed_slice())
-    }
-
-    /// A JSON array of strings without escape sequences (the engine borrows them).
-    pub(crate) fn strings(text: &str) -> Option<Box<[Box<str>]>> {
-        array(text, |t, i| {
-            let b = t.as_bytes();
-            if b.get(*i) != Some(&b'"') {
-                return None;
-            }
-            let start = *i + 1;
-            let mut j = start;
-            loop {
-                match b.get(j)? {
-                    b'"' => break,
-                    b'\\' | 0x00..=0x1F => return None,
-                    _ => j += 1,
-                }
-            }
-            *i = j + 1;
-            Some(t[start..j].into())
-        })
-    }
-
-    /// A JSON array of integers that fit in `i32` (no fractions, no exponents).
-    pub(crate) fn integers(text: &str) -> Option<Box<[i32]>> {
-        array(text, |t, i| {
-            let b = t.as_bytes();
-            let start = *i;
-            if b.get(*i) == Some(&b'-') {
-                *i += 1;
-            }
-            let digits = *i;
-            while *i < b.len() && b[*i].is_ascii_digit() {
-                *i += 1;
-            }
-            let n = *i - digits;
-            // JSON forbids leading zeros; a fraction or exponent makes it a float.
-            if n == 0
-                || (n > 1 && b[digits] == b'0')
-                || matches!(b.get(*i), Some(b'.' | b'e' | b'E'))
-            {
-                return None;
-            }
-            t[start..*i].parse::<i32>().ok()
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,9 +578,9 @@ mod tests {
         assert_eq!(match_type("?"), MatchType::Any);
         assert!(matches!(constraint_type("NOPE"), ConstraintType::Unknown));
         // less = 1, equal = 2, greater = 4
-        assert_eq!(accept("lte"), Some(0b011));
-        assert_eq!(accept("neq"), Some(0b101));
-        assert_eq!(accept("prefix"), None);
+        assert_eq!(constraint::accept("lte"), Some(0b011));
+        assert_eq!(constraint::accept("neq"), Some(0b101));
+        assert_eq!(constraint::accept("prefix"), None);
     }
 
     #[test]

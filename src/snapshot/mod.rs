@@ -53,7 +53,7 @@ pub struct Snapshot {
     pub(crate) segment_refs: Vec<u32>,
     pub(crate) constraints: Vec<Constraint>,
     /// The evaluator's form of `constraints`, at the same positions.
-    pub(crate) checks: Vec<Check>,
+    pub(crate) checks: Vec<crate::constraint::Check>,
     /// Constraint values and list items the checks compare with, end to end.
     pub(crate) text: Box<str>,
     /// `(offset, length)` in `text` of the items of `isoneof` string lists.

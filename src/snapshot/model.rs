@@ -215,38 +215,6 @@ pub(crate) struct Constraint {
     pub value: Box<str>,
 }
 
-/// A check's operator, decided at compile time from the constraint's type and operator
-/// (docs/EVALUATION.md §7). Operators that can never hold compile to [`Op::Never`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    /// Subject is `""` (string `empty`, `notpresent`).
-    IsEmpty,
-    /// Subject is not `""` (string `notempty`, `present`).
-    NotEmpty,
-    StrEq,
-    StrNeq,
-    Prefix,
-    Suffix,
-    Contains,
-    NotContains,
-    /// Subject equals one of the strings of `Snapshot::list_strings[a..n]`.
-    StrOneOf,
-    StrNotOneOf,
-    /// The subject parses as an `i32` that compares to `n` as `accept` allows.
-    Num,
-    /// The subject parses as an `i32` found in `Snapshot::list_ints[a..n]`.
-    NumOneOf,
-    NumNotOneOf,
-    BoolTrue,
-    BoolFalse,
-    /// The subject parses as RFC 3339 and its Unix seconds compare to `n` as `accept` allows.
-    Time,
-    /// An operator this type does not know, or a value that does not parse: never holds.
-    Never,
-    /// An unknown constraint type: the whole segment fails once reached.
-    UnknownType,
-}
-
 /// The subject slot of entity-id constraints.
 pub(crate) const ENTITY_SLOT: u8 = 0;
 /// Subject slots the evaluator caches per evaluation: the entity id and 15 properties.
@@ -254,29 +222,6 @@ pub(crate) const ENTITY_SLOT: u8 = 0;
 pub(crate) const SLOTS: usize = 16;
 /// The slot of a property beyond the 254th distinct one: found through its constraint.
 pub(crate) const UNCACHED: u8 = u8::MAX;
-
-/// The evaluator's form of one constraint: 16 bytes, operator decided and value pre-parsed,
-/// so that a segment's checks share a cache line or two.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Check {
-    pub op: Op,
-    /// The subject: [`ENTITY_SLOT`], a property slot (`Snapshot::slot_names`) or [`UNCACHED`].
-    pub slot: u8,
-    /// `Num` and `Time`: bit 0 set = holds when less, bit 1 when equal, bit 2 when greater.
-    pub accept: u8,
-    /// Strings: offset in `Snapshot::text`; lists: first item.
-    pub a: u32,
-    /// Strings: length; lists: end of the items; `Num` and `Time`: the constraint's value.
-    pub n: i64,
-}
-
-impl Check {
-    /// Whether the subject's ordering against the value is one `accept` allows.
-    #[inline(always)]
-    pub(crate) fn accepts(&self, ord: std::cmp::Ordering) -> bool {
-        self.accept & (1 << (ord as i8 + 1)) != 0
-    }
-}
 
 #[derive(Debug)]
 pub(crate) struct Distribution {
