@@ -317,60 +317,143 @@ fn doc_segments(list: Vec<doc::DocSegment>) -> impl ExactSizeIterator<Item = Seg
 }
 
 /// Compiles the server's document (docs/EVALUATION.md §1).
+/// A rule on its way into the snapshot, whichever format it came from.
+struct RuleIn<S, D> {
+    id: String,
+    rank: u64,
+    operator: String,
+    segments: S,
+    /// `None` only in seeds without an `eval_distributions` entry for the rule.
+    distributions: Option<D>,
+}
+
+/// A distribution on its way into the snapshot.
+struct DistributionIn {
+    rollout: f64,
+    variant_key: String,
+    attachment: Option<String>,
+}
+
+/// A rollout on its way into the snapshot.
+enum RolloutIn<S> {
+    Threshold {
+        percentage: f64,
+        value: bool,
+    },
+    Segment {
+        value: bool,
+        operator: String,
+        segments: S,
+    },
+    Unknown,
+}
+
+impl Builder {
+    /// Adds a rule; `rollout_path(i)` names distribution `i`'s rollout in errors.
+    fn rule<S, D>(
+        &mut self,
+        rule: RuleIn<S, D>,
+        rollout_path: impl Fn(usize) -> String,
+    ) -> Result<(), SnapshotError>
+    where
+        S: ExactSizeIterator<Item = SegmentIn>,
+        D: Iterator<Item = DistributionIn>,
+    {
+        let segments = self.segments(rule.segments)?;
+        let (distributions, buckets) = match rule.distributions {
+            None => (None, Span::default()),
+            Some(list) => {
+                let mut dists = Vec::with_capacity(list.size_hint().0);
+                for (di, d) in list.enumerate() {
+                    dists.push(Distribution {
+                        rollout: f32_at(d.rollout, || rollout_path(di))?,
+                        variant_key: d.variant_key.into_boxed_str(),
+                        attachment: d.attachment.map(String::into_boxed_str),
+                    });
+                }
+                let (distributions, buckets) = self.distributions(dists)?;
+                (Some(distributions), buckets)
+            }
+        };
+        self.snap.rules.push(Rule {
+            id: rule.id.into_boxed_str(),
+            rank: rule.rank,
+            operator: segment_operator(&rule.operator),
+            segments,
+            distributions,
+            buckets,
+        });
+        Ok(())
+    }
+
+    /// Adds a rollout; `percentage_path()` names a threshold's percentage in errors.
+    fn rollout<S: ExactSizeIterator<Item = SegmentIn>>(
+        &mut self,
+        rank: u64,
+        rollout: RolloutIn<S>,
+        percentage_path: impl FnOnce() -> String,
+    ) -> Result<(), SnapshotError> {
+        let kind = match rollout {
+            RolloutIn::Threshold { percentage, value } => RolloutKind::Threshold {
+                percentage: f32_at(percentage, percentage_path)?,
+                value,
+            },
+            RolloutIn::Segment {
+                value,
+                operator,
+                segments,
+            } => RolloutKind::Segment {
+                value,
+                operator: segment_operator(&operator),
+                segments: self.segments(segments)?,
+            },
+            RolloutIn::Unknown => RolloutKind::Unknown,
+        };
+        self.snap.rollouts.push(Rollout { rank, kind });
+        Ok(())
+    }
+}
+
+/// The server's document (docs/PROTOCOL.md §5): rule ids and ranks come from positions.
 pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotError> {
     let mut b = Builder::new(document.namespace.key, document.flags.len());
     for (fi, f) in document.flags.into_iter().enumerate() {
         let rule_start = b.snap.rules.len();
         for (ri, rule) in f.rules.unwrap_or_default().into_iter().enumerate() {
-            let segments = b.segments(doc_segments(rule.segments.unwrap_or_default()))?;
-            let mut dists = Vec::with_capacity(rule.distributions.len());
-            for (di, d) in rule.distributions.into_iter().enumerate() {
-                let rollout = f32_at(d.rollout, || {
-                    format!("flags[{fi}].rules[{ri}].distributions[{di}].rollout")
-                })?;
-                dists.push(Distribution {
-                    rollout,
-                    variant_key: d.variant_key.into_boxed_str(),
-                    attachment: d.variant_attachment.map(String::into_boxed_str),
-                });
-            }
-            let (distributions, buckets) = b.distributions(dists)?;
-            b.snap.rules.push(Rule {
-                id: format!("{}-{}", f.key, ri + 1).into_boxed_str(),
+            let rule = RuleIn {
+                id: format!("{}-{}", f.key, ri + 1),
                 rank: ri as u64 + 1,
-                operator: segment_operator(&rule.segment_operator),
-                segments,
-                distributions: Some(distributions),
-                buckets,
-            });
+                operator: rule.segment_operator,
+                segments: doc_segments(rule.segments.unwrap_or_default()),
+                distributions: Some(rule.distributions.into_iter().map(|d| DistributionIn {
+                    rollout: d.rollout,
+                    variant_key: d.variant_key,
+                    attachment: d.variant_attachment,
+                })),
+            };
+            b.rule(rule, |di| {
+                format!("flags[{fi}].rules[{ri}].distributions[{di}].rollout")
+            })?;
         }
         let rules = span(rule_start, b.snap.rules.len())?;
 
         let rollout_start = b.snap.rollouts.len();
         for (ri, r) in f.rollouts.unwrap_or_default().into_iter().enumerate() {
-            let kind = if let Some(t) = r.threshold {
-                let percentage = f32_at(t.percentage, || {
-                    format!("flags[{fi}].rollouts[{ri}].threshold.percentage")
-                })?;
-                RolloutKind::Threshold {
-                    percentage,
+            let rollout = match (r.threshold, r.segment) {
+                (Some(t), _) => RolloutIn::Threshold {
+                    percentage: t.percentage,
                     value: t.value,
-                }
-            } else if let Some(s) = r.segment {
-                let operator = segment_operator(s.segment_operator.as_deref().unwrap_or(""));
-                let segments = b.segments(doc_segments(s.segments))?;
-                RolloutKind::Segment {
+                },
+                (None, Some(s)) => RolloutIn::Segment {
                     value: s.value,
-                    operator,
-                    segments,
-                }
-            } else {
-                RolloutKind::Unknown
+                    operator: s.segment_operator.unwrap_or_default(),
+                    segments: doc_segments(s.segments),
+                },
+                (None, None) => RolloutIn::Unknown,
             };
-            b.snap.rollouts.push(Rollout {
-                rank: ri as u64 + 1,
-                kind,
-            });
+            b.rollout(ri as u64 + 1, rollout, || {
+                format!("flags[{fi}].rollouts[{ri}].threshold.percentage")
+            })?;
         }
         let rollouts = span(rollout_start, b.snap.rollouts.len())?;
 
@@ -402,8 +485,8 @@ fn engine_segments(
     })
 }
 
-/// Compiles the engine's internal format (docs/PROTOCOL.md §10.2). Entries a hand-made seed leaves
-/// out stay `None` and produce the engine's "unknown error" at evaluation time.
+/// The official engine's JSON (docs/PROTOCOL.md §10.2): rules, rollouts and distributions in
+/// maps keyed by flag key and rule id.
 pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotError> {
     let mut ns = seed.namespace;
     let mut b = Builder::new(ns.key, ns.flags.len());
@@ -413,39 +496,24 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
             Some(list) => {
                 let rule_start = b.snap.rules.len();
                 for rule in list {
-                    let segments = b.segments(engine_segments(rule.segments))?;
-                    let (distributions, buckets) = match ns.eval_distributions.get(&rule.id) {
-                        None => (None, Span::default()),
-                        Some(list) => {
-                            let mut dists = Vec::with_capacity(list.len());
-                            for (di, d) in list.iter().enumerate() {
-                                let rollout = f32_at(d.rollout, || {
-                                    format!(
-                                        "namespace.eval_distributions[{:?}][{di}].rollout",
-                                        rule.id
-                                    )
-                                })?;
-                                dists.push(Distribution {
-                                    rollout,
-                                    variant_key: d.variant_key.clone().into_boxed_str(),
-                                    attachment: d
-                                        .variant_attachment
-                                        .clone()
-                                        .map(String::into_boxed_str),
-                                });
-                            }
-                            let (d, bk) = b.distributions(dists)?;
-                            (Some(d), bk)
-                        }
-                    };
-                    b.snap.rules.push(Rule {
-                        id: rule.id.into_boxed_str(),
-                        rank: rule.rank,
-                        operator: segment_operator(&rule.segment_operator),
-                        segments,
-                        distributions,
-                        buckets,
+                    let distributions = ns.eval_distributions.get(&rule.id).map(|list| {
+                        list.iter().map(|d| DistributionIn {
+                            rollout: d.rollout,
+                            variant_key: d.variant_key.clone(),
+                            attachment: d.variant_attachment.clone(),
+                        })
                     });
+                    let id = rule.id.clone();
+                    let rule = RuleIn {
+                        id: rule.id,
+                        rank: rule.rank,
+                        operator: rule.segment_operator,
+                        segments: engine_segments(rule.segments),
+                        distributions,
+                    };
+                    b.rule(rule, |di| {
+                        format!("namespace.eval_distributions[{id:?}][{di}].rollout")
+                    })?;
                 }
                 Some(span(rule_start, b.snap.rules.len())?)
             }
@@ -455,28 +523,21 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
             Some(list) => {
                 let start = b.snap.rollouts.len();
                 for (ri, r) in list.into_iter().enumerate() {
-                    let kind = if let Some(t) = r.threshold {
-                        let percentage = f32_at(t.percentage, || {
-                            format!(
-                                "namespace.eval_rollouts[{map_key:?}][{ri}].threshold.percentage"
-                            )
-                        })?;
-                        RolloutKind::Threshold {
-                            percentage,
+                    let rollout = match (r.threshold, r.segment) {
+                        (Some(t), _) => RolloutIn::Threshold {
+                            percentage: t.percentage,
                             value: t.value,
-                        }
-                    } else if let Some(s) = r.segment {
-                        let operator = segment_operator(&s.segment_operator);
-                        let segments = b.segments(engine_segments(s.segments))?;
-                        RolloutKind::Segment {
+                        },
+                        (None, Some(s)) => RolloutIn::Segment {
                             value: s.value,
-                            operator,
-                            segments,
-                        }
-                    } else {
-                        RolloutKind::Unknown
+                            operator: s.segment_operator,
+                            segments: engine_segments(s.segments),
+                        },
+                        (None, None) => RolloutIn::Unknown,
                     };
-                    b.snap.rollouts.push(Rollout { rank: r.rank, kind });
+                    b.rollout(r.rank, rollout, || {
+                        format!("namespace.eval_rollouts[{map_key:?}][{ri}].threshold.percentage")
+                    })?;
                 }
                 Some(span(start, b.snap.rollouts.len())?)
             }
