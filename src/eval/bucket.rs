@@ -1,4 +1,6 @@
-//! Distribution choice (docs/EVALUATION.md §8): a rule's buckets and the binary search over them.
+//! Bucketing (docs/EVALUATION.md §8, §9): the bucket numbers of variant distributions and
+//! threshold rollouts (the one statement of each key order), a rule's buckets, and the binary
+//! search over them.
 //! The CRC-32 that makes the bucket number is in `crate::util::crc32`.
 
 pub(crate) use crate::util::crc32::{
@@ -59,6 +61,28 @@ pub(crate) fn choose(buckets: &[Bucket], h: u32) -> Option<u32> {
         _ => p,
     };
     buckets.get(at).filter(|b| !b.is_pad()).map(|b| b.dist)
+}
+
+/// The bucket (0–999) of variant distributions: the flag key (whose CRC state is the flag's
+/// `salt`), then the entity id (docs/EVALUATION.md §8).
+#[inline(always)]
+pub(crate) fn variant_bucket(salt: u32, entity: &str) -> u32 {
+    crc32_finish(crc32_update(salt, entity.as_bytes())) % 1000
+}
+
+/// [`variant_bucket`] from the flag key itself: the one statement of the variant key order
+/// (flag key, then entity id). The compiler keeps the flag key's CRC state as the flag's
+/// salt; explanations use this form.
+pub(crate) fn variant_bucket_of(flag_key: &str, entity: &str) -> u32 {
+    variant_bucket(crc32_update(CRC_INIT, flag_key.as_bytes()), entity)
+}
+
+/// The bucket of threshold rollouts: entity id first, then the flag key (the reverse of
+/// variant bucketing), modulo 100.
+#[inline]
+pub(crate) fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
+    let state = crc32_update_short_chain(CRC_INIT, entity.as_bytes());
+    crc32_finish(crc32_update_short_chain(state, flag_key.as_bytes())) % 100
 }
 
 #[cfg(test)]

@@ -267,7 +267,7 @@ pub(crate) fn variant<C: Context + ?Sized>(
             e.outcome.value = true;
             e.outcome.reason = Reason::Match;
             if !rule.buckets.is_empty() {
-                let h = super::variant_bucket_of(flag_key, entity);
+                let h = super::bucket::variant_bucket_of(flag_key, entity);
                 let buckets = s.buckets.get(rule.buckets.range()).unwrap_or(&[]);
                 let real = buckets.iter().filter(|b| !b.is_pad());
                 let bounds = real.clone().map(|b| b.bound).collect();
@@ -326,7 +326,7 @@ pub(crate) fn boolean<C: Context + ?Sized>(
     for r in rollouts {
         match r.kind {
             RolloutKind::Threshold { percentage, value } => {
-                let p = super::threshold_bucket(entity, flag_key);
+                let p = super::bucket::threshold_bucket(entity, flag_key);
                 let hit = (p as f32) < percentage;
                 e.steps.push(Step::Threshold {
                     rank: r.rank,

@@ -18,6 +18,7 @@ use crate::snapshot::{
 };
 use crate::util::datetime;
 use crate::util::strings::str_eq;
+use bucket::{threshold_bucket, variant_bucket};
 pub(crate) use context::Context;
 use result::{
     BatchItem, BooleanEvaluation, BooleanOutcome, ErrorEvaluation, ErrorReason, EvaluationRequest,
@@ -197,31 +198,6 @@ fn lookup_head<'s>(
     want: FlagType,
 ) -> Result<&'s FlagHead, Error> {
     find_head(s, namespace, flag_key, want).map_err(|m| miss_error(m, namespace, flag_key))
-}
-
-/// The bucket (0–999) of variant distributions: the flag key (whose CRC state is the flag's
-/// `salt`), then the entity id (docs/EVALUATION.md §8).
-#[inline(always)]
-fn variant_bucket(salt: u32, entity: &str) -> u32 {
-    bucket::crc32_finish(bucket::crc32_update(salt, entity.as_bytes())) % 1000
-}
-
-/// [`variant_bucket`] from the flag key itself: the one statement of the variant key order
-/// (flag key, then entity id). The compiler keeps the flag key's CRC state as the flag's
-/// salt; explanations use this form.
-pub(crate) fn variant_bucket_of(flag_key: &str, entity: &str) -> u32 {
-    variant_bucket(
-        bucket::crc32_update(bucket::CRC_INIT, flag_key.as_bytes()),
-        entity,
-    )
-}
-
-/// The bucket of threshold rollouts: entity id first, then the flag key (the reverse of
-/// variant bucketing), modulo 100.
-#[inline]
-pub(crate) fn threshold_bucket(entity: &str, flag_key: &str) -> u32 {
-    let state = bucket::crc32_update_short_chain(bucket::CRC_INIT, entity.as_bytes());
-    bucket::crc32_finish(bucket::crc32_update_short_chain(state, flag_key.as_bytes())) % 100
 }
 
 fn rank_error(list: RankList, rank: u64) -> Error {

@@ -8,7 +8,8 @@
 use super::{End, Node, NodeOp, LOCAL_SLOTS};
 use crate::constraint::check_value;
 use crate::error::Error;
-use crate::eval::{threshold_bucket, Context};
+use crate::eval::bucket::threshold_bucket;
+use crate::eval::context::Context;
 use crate::snapshot::{Snapshot, ENTITY_SLOT};
 use crate::util::datetime;
 use std::cmp::Ordering;
