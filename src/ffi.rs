@@ -262,43 +262,60 @@ fn one_request(json: &str) -> Result<Request, String> {
     })
 }
 
-fn variant(ptr: *mut c_void, request: *const c_char) -> String {
+/// The engine and the argument text of a call, or the failure envelope to answer.
+///
+/// # Safety
+/// As for [`engine`] and [`text`].
+unsafe fn call_args<'a>(
+    ptr: *mut c_void,
+    arg: *const c_char,
+    what: &str,
+) -> Result<(&'a FliptClient, &'a str), String> {
+    // SAFETY: the caller's promises are those of `engine` and `text`.
+    match unsafe { (engine(ptr), text(arg, what)) } {
+        (Ok(client), Ok(json)) => Ok((client, json)),
+        (Err(e), _) | (_, Err(e)) => Err(envelope(Err(e))),
+    }
+}
+
+/// One evaluation request: parsed, evaluated by `eval`, answered as an envelope.
+fn single(
+    ptr: *mut c_void,
+    request: *const c_char,
+    eval: impl FnOnce(&FliptClient, &Request) -> Result<String, Error>,
+) -> String {
     // SAFETY: the caller passes an engine pointer and a request string as documented.
-    let (client, json) = match unsafe { (engine(ptr), text(request, "evaluation request")) } {
-        (Ok(c), Ok(j)) => (c, j),
-        (Err(e), _) | (_, Err(e)) => return envelope(Err(e)),
+    let (client, json) = match unsafe { call_args(ptr, request, "evaluation request") } {
+        Ok(args) => args,
+        Err(answer) => return answer,
     };
     match one_request(json) {
-        Ok(r) => envelope(
-            client
-                .evaluate_variant(&r.flag_key, &r.entity_id, &r.context)
-                .map(|v| v.to_engine_json(&now())),
-        ),
+        Ok(r) => envelope(eval(client, &r)),
         Err(e) => failure(&e),
     }
+}
+
+fn variant(ptr: *mut c_void, request: *const c_char) -> String {
+    single(ptr, request, |client, r| {
+        client
+            .evaluate_variant(&r.flag_key, &r.entity_id, &r.context)
+            .map(|v| v.to_engine_json(&now()))
+    })
 }
 
 fn boolean(ptr: *mut c_void, request: *const c_char) -> String {
-    // SAFETY: as in `variant`.
-    let (client, json) = match unsafe { (engine(ptr), text(request, "evaluation request")) } {
-        (Ok(c), Ok(j)) => (c, j),
-        (Err(e), _) | (_, Err(e)) => return envelope(Err(e)),
-    };
-    match one_request(json) {
-        Ok(r) => envelope(
-            client
-                .evaluate_boolean(&r.flag_key, &r.entity_id, &r.context)
-                .map(|v| v.to_engine_json(&now())),
-        ),
-        Err(e) => failure(&e),
-    }
+    single(ptr, request, |client, r| {
+        client
+            .evaluate_boolean(&r.flag_key, &r.entity_id, &r.context)
+            .map(|v| v.to_engine_json(&now()))
+    })
 }
 
 fn batch(ptr: *mut c_void, requests: *const c_char) -> String {
-    // SAFETY: as in `variant`.
-    let (client, json) = match unsafe { (engine(ptr), text(requests, "batch request")) } {
-        (Ok(c), Ok(j)) => (c, j),
-        (Err(e), _) | (_, Err(e)) => return envelope(Err(e)),
+    // SAFETY: the caller passes an engine pointer and a request string as documented.
+    let (client, json) = match unsafe { call_args(ptr, requests, "batch request") } {
+        Ok(args) => args,
+        Err(answer) => return answer,
     };
     let parsed: Vec<Request> = match miniserde::json::from_str(json) {
         Ok(r) => r,
@@ -336,10 +353,10 @@ fn flags(ptr: *mut c_void) -> String {
 }
 
 fn reauthenticate(ptr: *mut c_void, auth: *const c_char) -> String {
-    // SAFETY: as in `variant`.
-    let (client, json) = match unsafe { (engine(ptr), text(auth, "authentication")) } {
-        (Ok(c), Ok(j)) => (c, j),
-        (Err(e), _) | (_, Err(e)) => return envelope(Err(e)),
+    // SAFETY: the caller passes an engine pointer and an authentication string as documented.
+    let (client, json) = match unsafe { call_args(ptr, auth, "authentication") } {
+        Ok(args) => args,
+        Err(answer) => return answer,
     };
     let parsed = miniserde::json::from_str::<Value>(json)
         .map_err(|_| "not JSON".to_string())
@@ -466,107 +483,34 @@ pub unsafe extern "C" fn update_authentication(
     guarded(|| reauthenticate(engine_ptr, auth_json))
 }
 
-/// `initialize_engine`.
-///
-/// # Safety
-/// As for `initialize_engine`.
-#[no_mangle]
-pub unsafe extern "C" fn initialize_engine_ffi(opts: *const c_char) -> *mut c_void {
-    // SAFETY: same contract.
-    unsafe { initialize_engine(opts) }
+/// Declares `$twin`, the `_ffi` name the official header also gives `$plain`, forwarding to it.
+macro_rules! twin {
+    ($twin:ident => $plain:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[doc = concat!("[`", stringify!($plain), "`] under its `_ffi` name.")]
+        ///
+        /// # Safety
+        /// As for the function it forwards to.
+        #[no_mangle]
+        pub unsafe extern "C" fn $twin($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: the same contract as the function it forwards to.
+            unsafe { $plain($($arg),*) }
+        }
+    };
 }
 
-/// `destroy_engine`.
-///
-/// # Safety
-/// As for `destroy_engine`.
-#[no_mangle]
-pub unsafe extern "C" fn destroy_engine_ffi(engine_ptr: *mut c_void) {
-    // SAFETY: same contract.
-    unsafe { destroy_engine(engine_ptr) }
-}
-
-/// `destroy_string`.
-///
-/// # Safety
-/// As for `destroy_string`.
-#[no_mangle]
-pub unsafe extern "C" fn destroy_string_ffi(ptr: *mut c_char) {
-    // SAFETY: same contract.
-    unsafe { destroy_string(ptr) }
-}
-
-/// `evaluate_variant`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn evaluate_variant_ffi(
-    engine_ptr: *mut c_void,
-    evaluation_request: *const c_char,
-) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { evaluate_variant(engine_ptr, evaluation_request) }
-}
-
-/// `evaluate_boolean`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn evaluate_boolean_ffi(
-    engine_ptr: *mut c_void,
-    evaluation_request: *const c_char,
-) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { evaluate_boolean(engine_ptr, evaluation_request) }
-}
-
-/// `evaluate_batch`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn evaluate_batch_ffi(
-    engine_ptr: *mut c_void,
-    batch_evaluation_request: *const c_char,
-) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { evaluate_batch(engine_ptr, batch_evaluation_request) }
-}
-
-/// `list_flags`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn list_flags_ffi(engine_ptr: *mut c_void) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { list_flags(engine_ptr) }
-}
-
-/// `get_snapshot`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn get_snapshot_ffi(engine_ptr: *mut c_void) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { get_snapshot(engine_ptr) }
-}
-
-/// `update_authentication`.
-///
-/// # Safety
-/// As for `evaluate_variant`.
-#[no_mangle]
-pub unsafe extern "C" fn update_authentication_ffi(
-    engine_ptr: *mut c_void,
-    auth_json: *const c_char,
-) -> *const c_char {
-    // SAFETY: same contract.
-    unsafe { update_authentication(engine_ptr, auth_json) }
-}
+twin!(initialize_engine_ffi => initialize_engine(opts: *const c_char) -> *mut c_void);
+twin!(destroy_engine_ffi => destroy_engine(engine_ptr: *mut c_void));
+twin!(destroy_string_ffi => destroy_string(ptr: *mut c_char));
+twin!(evaluate_variant_ffi => evaluate_variant(
+    engine_ptr: *mut c_void, evaluation_request: *const c_char) -> *const c_char);
+twin!(evaluate_boolean_ffi => evaluate_boolean(
+    engine_ptr: *mut c_void, evaluation_request: *const c_char) -> *const c_char);
+twin!(evaluate_batch_ffi => evaluate_batch(
+    engine_ptr: *mut c_void, batch_evaluation_request: *const c_char) -> *const c_char);
+twin!(list_flags_ffi => list_flags(engine_ptr: *mut c_void) -> *const c_char);
+twin!(get_snapshot_ffi => get_snapshot(engine_ptr: *mut c_void) -> *const c_char);
+twin!(update_authentication_ffi => update_authentication(
+    engine_ptr: *mut c_void, auth_json: *const c_char) -> *const c_char);
 
 #[cfg(test)]
 mod tests {
