@@ -4,7 +4,7 @@
 use crate::error::ServerErrorKind;
 use crate::error::{Error, FlagKey};
 use crate::eval::explain::{self, Explanation};
-use crate::eval::{self, result::*, Context};
+use crate::eval::{self, result::*, Context, Miss};
 #[cfg(feature = "net")]
 use crate::net::{http::Fetcher, poller::Poller, stop::Stop};
 #[cfg(feature = "net")]
@@ -13,7 +13,7 @@ use crate::options::{Authentication, ClientOptions, ErrorStrategy};
 use crate::persist::Persist;
 use crate::reader::Reader;
 use crate::snapshot::changes::SnapshotChange;
-use crate::snapshot::{FlagInfo, Snapshot};
+use crate::snapshot::{FlagInfo, FlagType, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
 #[cfg(feature = "net")]
 use crate::update::Updater;
@@ -580,7 +580,7 @@ impl FliptClient {
             flag_key,
             entity_id,
             context,
-            crate::FlagType::Variant,
+            FlagType::Variant,
         )
     }
 
@@ -598,7 +598,7 @@ impl FliptClient {
             flag_key,
             entity_id,
             context,
-            crate::FlagType::Boolean,
+            FlagType::Boolean,
         )
     }
 
@@ -662,33 +662,50 @@ impl FlagHandle {
         }
     }
 
-    /// The current snapshot and the flag's position, if the flag has type `want`. Errors
-    /// share the handle's key and the client's namespace: no allocation.
+    /// The flag's position in `snapshot` if it has type `want`: the one lookup behind every
+    /// evaluation through the handle.
     #[inline]
-    fn resolve_as(&self, want: crate::FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
-        let (snapshot, generation) = self.client.inner.store.load_with_generation()?;
-        let Some(pos) = self.position(&snapshot, generation) else {
-            return Err(Error::FlagNotFound {
+    fn locate(&self, snapshot: &Snapshot, generation: u64, want: FlagType) -> Result<u32, Miss> {
+        let pos = self.position(snapshot, generation).ok_or(Miss::NotFound)?;
+        match snapshot.heads.get(pos as usize) {
+            Some(head) if head.boolean == (want == FlagType::Boolean) => Ok(pos),
+            _ => Err(Miss::WrongType(want)),
+        }
+    }
+
+    /// The engine's error for a miss. Shares the handle's key and the client's namespace: no
+    /// allocation, whatever the key's length.
+    #[cold]
+    #[inline(never)]
+    fn miss_error(&self, miss: Miss) -> Error {
+        match miss {
+            Miss::NotFound => Error::FlagNotFound {
                 namespace: Arc::clone(&self.client.inner.namespace),
                 flag_key: self.key.clone(),
-            });
-        };
-        match snapshot.heads.get(pos as usize) {
-            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
-            _ => Err(Error::WrongFlagType {
+            },
+            Miss::WrongType(expected) => Error::WrongFlagType {
                 flag_key: self.key.clone(),
-                expected: want,
-            }),
+                expected,
+            },
         }
+    }
+
+    /// The current snapshot and the flag's position, if the flag has type `want`.
+    #[inline]
+    fn resolve_as(&self, want: FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
+        let (snapshot, generation) = self.client.inner.store.load_with_generation()?;
+        let pos = self
+            .locate(&snapshot, generation, want)
+            .map_err(|m| self.miss_error(m))?;
+        Ok((snapshot, pos))
     }
 
     /// Like `resolve_as`, but `None` instead of an error.
     #[inline]
-    fn try_resolve_as(&self, want: crate::FlagType) -> Option<(Arc<Snapshot>, u32)> {
+    fn try_resolve_as(&self, want: FlagType) -> Option<(Arc<Snapshot>, u32)> {
         let (snapshot, generation) = self.client.inner.store.try_load_with_generation()?;
-        let pos = self.position(&snapshot, generation)?;
-        let head = snapshot.heads.get(pos as usize)?;
-        (head.boolean == (want == crate::FlagType::Boolean)).then_some((snapshot, pos))
+        let pos = self.locate(&snapshot, generation, want).ok()?;
+        Some((snapshot, pos))
     }
 
     /// [`FliptClient::evaluate_variant`] for this flag.
@@ -697,7 +714,7 @@ impl FlagHandle {
         entity_id: &str,
         context: &C,
     ) -> Result<VariantEvaluation, Error> {
-        let (snapshot, pos) = self.resolve_as(crate::FlagType::Variant)?;
+        let (snapshot, pos) = self.resolve_as(FlagType::Variant)?;
         eval::variant_at(snapshot, pos, entity_id, context)
     }
 
@@ -707,7 +724,7 @@ impl FlagHandle {
         entity_id: &str,
         context: &C,
     ) -> Result<BooleanEvaluation, Error> {
-        let (snapshot, pos) = self.resolve_as(crate::FlagType::Boolean)?;
+        let (snapshot, pos) = self.resolve_as(FlagType::Boolean)?;
         eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
     }
 
@@ -716,19 +733,13 @@ impl FlagHandle {
     fn resolve_in<'r>(
         &self,
         reader: &'r mut Reader,
-        want: crate::FlagType,
+        want: FlagType,
     ) -> Result<(&'r Snapshot, u32), Error> {
-        let (snapshot, generation, namespace) = reader.for_handle(&self.client.inner.store)?;
-        let Some(pos) = self.position(snapshot, generation) else {
-            return Err(crate::reader::not_found(namespace, &self.key));
-        };
-        match snapshot.heads.get(pos as usize) {
-            Some(head) if head.boolean == (want == crate::FlagType::Boolean) => Ok((snapshot, pos)),
-            _ => Err(Error::WrongFlagType {
-                flag_key: self.key.clone(),
-                expected: want,
-            }),
-        }
+        let (snapshot, generation) = reader.for_handle(&self.client.inner.store)?;
+        let pos = self
+            .locate(snapshot, generation, want)
+            .map_err(|m| self.miss_error(m))?;
+        Ok((snapshot, pos))
     }
 
     /// [`FlagHandle::evaluate_variant`] through a [`Reader`] of the same client: no lock, no
@@ -748,7 +759,7 @@ impl FlagHandle {
         entity_id: &str,
         context: &C,
     ) -> Result<VariantEvaluation<&'r Snapshot>, Error> {
-        let (snapshot, pos) = self.resolve_in(reader, crate::FlagType::Variant)?;
+        let (snapshot, pos) = self.resolve_in(reader, FlagType::Variant)?;
         eval::variant_at(snapshot, pos, entity_id, context)
     }
 
@@ -759,7 +770,7 @@ impl FlagHandle {
         entity_id: &str,
         context: &C,
     ) -> Result<BooleanEvaluation<&'r Snapshot>, Error> {
-        let (snapshot, pos) = self.resolve_in(reader, crate::FlagType::Boolean)?;
+        let (snapshot, pos) = self.resolve_in(reader, FlagType::Boolean)?;
         eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
     }
 
@@ -770,7 +781,7 @@ impl FlagHandle {
         context: &C,
         default: &'d str,
     ) -> VariantOr<'d> {
-        self.try_resolve_as(crate::FlagType::Variant)
+        self.try_resolve_as(FlagType::Variant)
             .and_then(|(snapshot, pos)| eval::variant_at(snapshot, pos, entity_id, context).ok())
             .map_or(VariantOr::Default(default), VariantOr::Evaluated)
     }
@@ -782,7 +793,7 @@ impl FlagHandle {
         context: &C,
         default: bool,
     ) -> bool {
-        self.try_resolve_as(crate::FlagType::Boolean)
+        self.try_resolve_as(FlagType::Boolean)
             .and_then(|(snapshot, pos)| {
                 eval::boolean_at(snapshot, pos, &self.key, entity_id, context).ok()
             })

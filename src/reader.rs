@@ -7,7 +7,7 @@
 //! the store's change counter with one atomic load per evaluation; it takes the lock only
 //! after a swap. Its results borrow the snapshot from the reader.
 
-use crate::error::{Error, FlagKey};
+use crate::error::Error;
 use crate::eval::{self, result::*, Context};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
@@ -193,26 +193,16 @@ impl Reader {
         self.generation
     }
 
-    /// For flag handles: whether `store` is this reader's, and its current state.
+    /// For flag handles: whether `store` is this reader's, and its current snapshot and
+    /// generation.
     #[inline(always)]
-    pub(crate) fn for_handle(
-        &mut self,
-        store: &Arc<Store>,
-    ) -> Result<(&Snapshot, u64, &Arc<str>), Error> {
+    pub(crate) fn for_handle(&mut self, store: &Arc<Store>) -> Result<(&Snapshot, u64), Error> {
         if !Arc::ptr_eq(store, &self.store) {
             return Err(Error::Validation(
                 "the flag handle and the reader belong to different clients".into(),
             ));
         }
         let this = self.current()?;
-        Ok((&this.snapshot, this.generation, &this.namespace))
-    }
-}
-
-/// Evaluations of a [`crate::FlagHandle`] through a reader share its error helpers.
-pub(crate) fn not_found(namespace: &Arc<str>, key: &FlagKey) -> Error {
-    Error::FlagNotFound {
-        namespace: Arc::clone(namespace),
-        flag_key: key.clone(),
+        Ok((&this.snapshot, this.generation))
     }
 }
