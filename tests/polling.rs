@@ -14,7 +14,7 @@ use flipt_client::{
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::server::{doc, FakeServer, Reply};
+use support::server::{doc, refused_url, FakeServer, Reply};
 
 const FAST: Duration = Duration::from_millis(1);
 
@@ -231,16 +231,8 @@ fn a_cut_body_followed_by_a_good_one_succeeds() {
 
 #[test]
 fn connection_refused_is_retried() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let err = FliptClient::new(
-        ClientOptions::new()
-            .url(format!("http://127.0.0.1:{port}"))
-            .retry_backoff(FAST),
-    )
-    .unwrap_err();
+    let err =
+        FliptClient::new(ClientOptions::new().url(refused_url()).retry_backoff(FAST)).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("server error: failed to make request:"),

@@ -345,6 +345,16 @@ pub fn stream_line(doc: &str) -> Vec<u8> {
     format!("{{\"result\":{doc}}}\n").into_bytes()
 }
 
+/// The URL of a loopback port nothing listens on (bound, then released): connections to it
+/// are refused.
+pub fn refused_url() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
 /// A server that accepts connections and never sends a byte: a hung server, or (for an https
 /// URL) a TLS handshake that never completes.
 pub struct SilentServer {
