@@ -355,6 +355,17 @@ fn same_origin_redirects_keep_credentials() {
 }
 
 #[test]
+fn a_redirect_may_carry_a_query() {
+    let server = redirecting_to("/moved/snapshot?reference=main".into());
+    let client = FliptClient::new(ClientOptions::new().url(server.url())).unwrap();
+    assert!(enabled(&client).unwrap());
+    assert_eq!(
+        server.requests()[1].target,
+        "/moved/snapshot?reference=main"
+    );
+}
+
+#[test]
 fn cross_origin_redirects_drop_credentials() {
     let other = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e"));
     let server = redirecting_to(format!("{}/moved/snapshot", other.url()));

@@ -307,8 +307,9 @@ impl Fetcher {
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| refuse("no usable Location header"))?;
+            // An http(s) URL with a host; unlike the configured base URL it may carry a query.
             let next = resolve_location(&url, location)
-                .filter(|next| base_url(next).is_ok())
+                .filter(|next| origin(next).is_some() && !next.chars().any(char::is_control))
                 .ok_or_else(|| refuse("Location is not an http(s) URL"))?;
             if url.starts_with("https://") && !next.starts_with("https://") {
                 return Err(refuse(&format!(
