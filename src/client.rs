@@ -17,12 +17,11 @@ use crate::snapshot::{FlagInfo, FlagType, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
 #[cfg(feature = "net")]
 use crate::update::Updater;
-use crate::util::read_limited;
 use std::cell::Cell;
 use std::path::Path;
 #[cfg(feature = "net")]
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 #[cfg(feature = "net")]
 use std::sync::{Mutex, RwLock};
 
@@ -49,6 +48,51 @@ use std::sync::{Mutex, RwLock};
 #[derive(Clone)]
 pub struct FliptClient {
     inner: Arc<Inner>,
+}
+
+/// A reference to a [`FliptClient`] that does not keep it alive: what a change listener
+/// should hold to reach its own client. A listener holding a `FliptClient` clone would form a
+/// cycle (the client owns its listeners), and the client, its update thread included, would
+/// never be dropped.
+///
+/// ```
+/// use flipt_client::{FliptClient, Snapshot};
+/// use std::sync::{Arc, Mutex};
+///
+/// let client = FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+/// let weak = client.downgrade();
+/// let flags = Arc::new(Mutex::new(0));
+/// let seen = Arc::clone(&flags);
+/// client.on_change(move |_| {
+///     if let Some(client) = weak.upgrade() {
+///         *seen.lock().unwrap() = client.list_flags().map_or(0, |f| f.len());
+///     }
+/// });
+/// client.set_snapshot(Snapshot::empty("default"));
+/// assert_eq!(*flags.lock().unwrap(), 0);
+/// let weak = client.downgrade();
+/// drop(client);
+/// assert!(weak.upgrade().is_none(), "the listener did not keep the client alive");
+/// # Ok::<(), flipt_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WeakClient {
+    inner: Weak<Inner>,
+}
+
+impl WeakClient {
+    /// The client, if any strong handle ([`FliptClient`] or [`FlagHandle`]) still exists.
+    pub fn upgrade(&self) -> Option<FliptClient> {
+        self.inner.upgrade().map(|inner| FliptClient { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakClient")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
 }
 
 struct Inner {
@@ -129,8 +173,15 @@ impl FliptClient {
             environment: options.environment.clone(),
             limit: options.max_snapshot_size,
         });
+        // A cache directory that cannot be made fails a strict client and is logged under
+        // `fallback`, which then runs without saving (each failed save is logged too).
         if let Some(p) = &persist {
-            p.validate()?;
+            if let Err(e) = p.prepare() {
+                if options.error_strategy == ErrorStrategy::Fail {
+                    return Err(e);
+                }
+                log::error!("flipt: {e}");
+            }
         }
         let persisted = persist.as_ref().and_then(|p| match p.load() {
             Ok(s) => s,
@@ -170,6 +221,7 @@ impl FliptClient {
             namespace: options.namespace.clone(),
             stop: Arc::clone(&stop),
             last: None,
+            log_limit: Default::default(),
         };
         let (poller, first) = Poller::start(
             fetcher,
@@ -207,6 +259,9 @@ impl FliptClient {
             log::warn!(
                 "flipt: initial fetch failed, starting from the {source:?} snapshot: {failure}"
             );
+            // Still waiting for a first answer: `health()` says so, and under `fail`
+            // evaluations answer the timeout, until the update thread reports otherwise.
+            client.inner.store.first_fetch_overdue(failure, !fallback);
             Ok(client)
         } else {
             // Dropping the client closes the update thread (without waiting on the network).
@@ -295,9 +350,21 @@ impl FliptClient {
         drop(old);
     }
 
+    /// A [`WeakClient`]: a reference that does not keep this client alive, for listeners
+    /// that need to reach their own client.
+    pub fn downgrade(&self) -> WeakClient {
+        WeakClient {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     /// Calls `listener` on the update thread after each new snapshot is installed, with the
     /// keys of the flags it added, removed or changed. A listener that panics is logged and
     /// stays registered; keep listeners short, the next update waits for them.
+    ///
+    /// The client owns its listeners: a listener that needs the client must hold a
+    /// [`WeakClient`] ([`FliptClient::downgrade`]), not a clone, or the client and its
+    /// update thread are never dropped.
     ///
     /// ```
     /// use flipt_client::{FliptClient, Snapshot};
@@ -320,7 +387,8 @@ impl FliptClient {
     }
 
     /// A channel that receives a [`SnapshotChange`] after each new snapshot. Dropping the
-    /// receiver is fine: sends to it are then ignored.
+    /// receiver is fine: sends to it are then ignored. The channel keeps no reference to the
+    /// client: a thread that reads it and needs the client should hold a [`WeakClient`].
     pub fn subscribe(&self) -> std::sync::mpsc::Receiver<SnapshotChange> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.inner
@@ -398,9 +466,10 @@ impl FliptClient {
         Ok(FliptClient::from_snapshot(Snapshot::parse(text)?))
     }
 
-    /// A client from a snapshot file in any format [`Snapshot::parse`] accepts, of at most
-    /// `ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE` (64 MiB; read larger files yourself and
-    /// use [`Snapshot::parse_bytes`]).
+    /// A client from a snapshot file in any format [`Snapshot::parse`] accepts, the cache
+    /// file a client writes with `persist_path` included, of at most
+    /// `ClientOptions::DEFAULT_MAX_SNAPSHOT_SIZE` (64 MiB, plus the cache file's few header
+    /// bytes; read larger files yourself and use [`Snapshot::parse_bytes`]).
     ///
     /// Errors: [`Error::Io`] if the file cannot be read (its `source()` is the
     /// [`std::io::Error`]) or is over the limit, [`Error::Snapshot`] if it is not a snapshot.
@@ -411,7 +480,7 @@ impl FliptClient {
     /// ```
     pub fn from_snapshot_file(path: impl AsRef<Path>) -> Result<FliptClient, Error> {
         let path = path.as_ref();
-        let bytes = read_limited(path, crate::util::DEFAULT_MAX_SNAPSHOT_SIZE)
+        let bytes = crate::snapshot::cache::read_file(path, crate::util::DEFAULT_MAX_SNAPSHOT_SIZE)
             .map_err(|e| Error::io(format!("cannot read snapshot file {}", path.display()), e))?;
         Ok(FliptClient::from_snapshot(Snapshot::parse_bytes(&bytes)?))
     }

@@ -503,6 +503,18 @@ impl SnapshotError {
         }
     }
 
+    /// The same error for a snapshot embedded at `parent` (`snapshot.flags[0].name`).
+    pub(crate) fn within(self, parent: &str) -> Self {
+        let path = match &self.path {
+            Some(p) if !p.is_empty() => format!("{parent}.{p}"),
+            _ => parent.to_string(),
+        };
+        SnapshotError {
+            path: Some(capped(path)),
+            message: self.message,
+        }
+    }
+
     /// The path of the offending field, e.g. `flags[3].rules[0].segmentOperator`, when the
     /// problem is in one field.
     pub fn path(&self) -> Option<&str> {

@@ -37,7 +37,7 @@ mod store;
 mod update;
 mod util;
 
-pub use client::{FlagHandle, FliptClient};
+pub use client::{FlagHandle, FliptClient, WeakClient};
 pub use error::{
     Error, ErrorKind, FlagKey, IoError, RankList, ServerError, ServerErrorKind, SnapshotError,
     MAX_ERROR_TEXT,

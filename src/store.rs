@@ -149,11 +149,11 @@ impl Store {
     /// bytes again): the last error is over.
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn record_check(&self) {
-        {
-            let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-            if cur.error.take().is_some() {
-                self.version.0.fetch_add(1, Ordering::Release);
-            }
+        // Health is updated under the snapshot lock (always taken first), so that
+        // `first_fetch_overdue` sees a success and its snapshot together.
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if cur.error.take().is_some() {
+            self.version.0.fetch_add(1, Ordering::Release);
         }
         let mut h = self.health_mut();
         h.last_success = Some(SystemTime::now());
@@ -163,6 +163,23 @@ impl Store {
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn record_error(&self, error: Error) {
         self.health_mut().last_error = Some((SystemTime::now(), error));
+    }
+
+    /// The first fetch outlived the constructor's wait: unless the update thread has reported
+    /// since (a success or an error), record `error` in `health()` and, with `poison` (the
+    /// `fail` strategy), make evaluations return it until the first update succeeds.
+    #[cfg(feature = "net")]
+    pub(crate) fn first_fetch_overdue(&self, error: Error, poison: bool) {
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut h = self.health_mut();
+        if h.last_success.is_some() || h.last_error.is_some() {
+            return;
+        }
+        if poison {
+            cur.error = Some(Arc::new(error.clone()));
+            self.version.0.fetch_add(1, Ordering::Release);
+        }
+        h.last_error = Some((SystemTime::now(), error));
     }
 
     /// The current snapshot, or the stored error. The lock is released before returning.
@@ -241,14 +258,13 @@ impl Store {
     /// Installs a new snapshot (built off-lock by the caller) and clears any stored error.
     /// Returns the previous snapshot so the caller frees it outside the lock.
     fn swap_from(&self, snapshot: Arc<Snapshot>, source: SnapshotSource) -> Arc<Snapshot> {
-        let old = {
-            let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-            cur.error = None;
-            cur.generation += 1;
-            self.generation.store(cur.generation, Ordering::Release);
-            self.version.0.fetch_add(1, Ordering::Release);
-            std::mem::replace(&mut cur.snapshot, snapshot)
-        };
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        cur.error = None;
+        cur.generation += 1;
+        self.generation.store(cur.generation, Ordering::Release);
+        self.version.0.fetch_add(1, Ordering::Release);
+        let old = std::mem::replace(&mut cur.snapshot, snapshot);
+        // Under the snapshot lock, as in `record_check`.
         let now = SystemTime::now();
         let mut h = self.health_mut();
         h.source = source;

@@ -4,14 +4,36 @@
 //! strategy returned by evaluations until the next success. The network side (`net`) only
 //! produces snapshots or errors and hands them here.
 
-use crate::error::{Error, SnapshotError};
-use crate::net::http::Fetched;
+use crate::error::{Error, ServerErrorKind, SnapshotError};
+use crate::net::http::{Fetched, Update};
 use crate::net::stop::Stop;
 use crate::options::ErrorStrategy;
 use crate::persist::Persist;
-use crate::snapshot::Snapshot;
 use crate::store::{SnapshotSource, Store};
+use crate::util::ratelimit::LogLimit;
 use std::sync::Arc;
+
+/// The log-rate kind of persistence failures (update failures use [`log_kind`]).
+const PERSIST_KIND: u32 = 1;
+
+/// One log-rate kind per kind of update failure: a flood of one kind never hides another.
+fn log_kind(e: &Error) -> u32 {
+    match e {
+        Error::Server(s) => match s.kind() {
+            ServerErrorKind::Status(code) => 1000 + u32::from(code),
+            ServerErrorKind::Timeout => 10,
+            ServerErrorKind::Connect => 11,
+            ServerErrorKind::Tls => 12,
+            ServerErrorKind::Body => 13,
+            ServerErrorKind::Redirect => 14,
+            ServerErrorKind::Closed => 15,
+            ServerErrorKind::Other => 16,
+        },
+        Error::Snapshot(_) => 2,
+        Error::Io(_) => 3,
+        _ => 4,
+    }
+}
 
 /// Everything that happens to a fetched snapshot: check, install, persist, notify; and to a
 /// failure: log, record, and under `fail` poison evaluations.
@@ -24,6 +46,8 @@ pub(crate) struct Updater {
     pub stop: Arc<Stop>,
     /// The digest of the last body installed from the server and the generation it got.
     pub last: Option<(u64, u64)>,
+    /// Bounds the warnings a misbehaving server can cause.
+    pub log_limit: LogLimit,
 }
 
 impl Updater {
@@ -34,7 +58,7 @@ impl Updater {
             return Err(Error::closed());
         }
         let result = match outcome {
-            Ok(Fetched::Snapshot(snapshot, digest)) => self.install(*snapshot, digest),
+            Ok(Fetched::Snapshot(update)) => self.install(*update),
             Ok(Fetched::NotModified) => {
                 self.store.record_check();
                 Ok(())
@@ -47,7 +71,12 @@ impl Updater {
         result
     }
 
-    fn install(&mut self, snapshot: Snapshot, digest: u64) -> Result<(), Error> {
+    fn install(&mut self, update: Update) -> Result<(), Error> {
+        let Update {
+            snapshot,
+            digest,
+            document,
+        } = update;
         if snapshot.namespace() != self.namespace {
             return Err(Error::Snapshot(SnapshotError::at(
                 "namespace.key",
@@ -67,8 +96,13 @@ impl Updater {
         let old = self.store.install(Arc::clone(&new), SnapshotSource::Server);
         self.last = Some((digest, self.store.generation()));
         if let Some(p) = &self.persist {
-            if let Err(e) = p.save(&new) {
-                log::warn!("flipt: {e}");
+            match p.save(&new, document.as_deref()) {
+                Ok(bytes) => log::debug!("flipt: persisted {bytes} bytes to {}", p.path.display()),
+                Err(e) => {
+                    if let Some(held) = self.log_limit.check(PERSIST_KIND) {
+                        log::error!("flipt: {e}{held}");
+                    }
+                }
             }
         }
         // The previous snapshot is freed here, outside the lock.
@@ -76,8 +110,10 @@ impl Updater {
         Ok(())
     }
 
-    fn report(&self, e: Error) {
-        log::warn!("flipt: snapshot update failed: {e}");
+    fn report(&mut self, e: Error) {
+        if let Some(held) = self.log_limit.check(log_kind(&e)) {
+            log::warn!("flipt: snapshot update failed: {e}{held}");
+        }
         if self.strategy == ErrorStrategy::Fail {
             self.store.set_error(e.clone());
         }

@@ -620,7 +620,7 @@ fn a_body_over_the_limit_is_refused_before_it_is_read() {
 }
 
 #[test]
-fn a_persisted_file_over_the_limit_is_ignored() {
+fn a_persisted_snapshot_over_the_limit_is_ignored() {
     let dir = std::env::temp_dir().join(format!("flipt-limit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("flags.json");
@@ -628,7 +628,9 @@ fn a_persisted_file_over_the_limit_is_ignored() {
     FliptClient::new(ClientOptions::new().url(up.url()).persist_path(&path))
         .unwrap()
         .close();
-    let size = std::fs::metadata(&path).unwrap().len();
+    // The limit is on the snapshot the file holds: the server's document, embedded as sent.
+    let size = doc("default", true).len() as u64;
+    assert!(std::fs::metadata(&path).unwrap().len() > size);
     let down = FakeServer::start(|_| Reply::status(503));
     let start = |limit: u64| {
         FliptClient::new(

@@ -74,9 +74,30 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
 
 /// What a successful snapshot request gave.
 pub(crate) enum Fetched {
-    /// A new snapshot, and the [`digest`] of the bytes it came from.
-    Snapshot(Box<Snapshot>, u64),
+    /// A new snapshot.
+    Snapshot(Box<Update>),
     NotModified,
+}
+
+/// A snapshot from the server and what the update policy needs to know of its bytes.
+pub(crate) struct Update {
+    pub snapshot: Snapshot,
+    /// The [`digest`] of the bytes it came from.
+    pub digest: u64,
+    /// The document JSON it was compiled from, kept only when it is to be persisted.
+    pub document: Option<String>,
+}
+
+impl Fetched {
+    /// A new snapshot compiled from `bytes`; `document`, the document JSON within them, is
+    /// kept when given.
+    pub(crate) fn snapshot(snapshot: Snapshot, bytes: &[u8], document: Option<&str>) -> Fetched {
+        Fetched::Snapshot(Box::new(Update {
+            snapshot,
+            digest: digest(bytes),
+            document: document.map(str::to_string),
+        }))
+    }
 }
 
 /// One attempt's failure, and whether another attempt may succeed.
@@ -205,6 +226,8 @@ pub(crate) struct Fetcher {
     /// ETag of the snapshot we hold, sent as `If-None-Match`.
     etag: Option<String>,
     stop: Arc<Stop>,
+    /// Whether snapshots carry their document JSON (for `persist_path`).
+    keep_documents: bool,
 }
 
 impl Fetcher {
@@ -249,6 +272,7 @@ impl Fetcher {
             auth,
             etag: None,
             stop,
+            keep_documents: options.persist_path.is_some(),
         })
     }
 
@@ -409,14 +433,17 @@ impl Fetcher {
                         ))
                     })
                     .and_then(|text| {
-                        Snapshot::from_document(text).map_err(|e| {
-                            SnapshotError::whole(format!("failed to parse response body: {e}"))
-                        })
+                        Snapshot::from_document(text)
+                            .map(|s| (s, text))
+                            .map_err(|e| {
+                                SnapshotError::whole(format!("failed to parse response body: {e}"))
+                            })
                     });
                 match parsed {
-                    Ok(snapshot) => {
+                    Ok((snapshot, text)) => {
                         self.etag = etag;
-                        Ok(Fetched::Snapshot(Box::new(snapshot), digest(&body)))
+                        let document = self.keep_documents.then_some(text);
+                        Ok(Fetched::snapshot(snapshot, &body, document))
                     }
                     Err(e) => Err(Failure {
                         error: Error::Snapshot(e),
@@ -454,6 +481,11 @@ impl Fetcher {
 
     pub(crate) fn retry_base(&self) -> Duration {
         self.retry_base
+    }
+
+    /// Whether snapshots carry their document JSON (for `persist_path`).
+    pub(crate) fn keeps_documents(&self) -> bool {
+        self.keep_documents
     }
 
     /// The longest snapshot (body or stream line) accepted.

@@ -10,8 +10,10 @@ use super::stop::Stop;
 use super::stream::{Frame, LineFramer};
 use crate::error::{Error, SnapshotError};
 use crate::options::FetchMode;
+use crate::snapshot::cache::stream_document;
 use crate::snapshot::Snapshot;
 use crate::update::Updater;
+use std::cell::Cell;
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -116,12 +118,19 @@ fn poll(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop, interval: Dura
     }
 }
 
+/// How many bad lines in a row make the client drop a stream and reconnect with backoff,
+/// instead of parsing a broken server's output at full speed.
+pub(crate) const MAX_BAD_LINES: u32 = 100;
+
 fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
     let mut failures = 0u32;
     let mut buf = vec![0u8; 64 * 1024];
     let limit = usize::try_from(fetcher.body_limit()).unwrap_or(usize::MAX);
+    let keep = fetcher.keeps_documents();
     while !stop.is_stopped() {
-        let mut good = false;
+        let good = Cell::new(false);
+        let bad_run = Cell::new(0u32);
+        let dropped = || bad_run.get() >= MAX_BAD_LINES;
         match fetcher.open_stream() {
             Err(e) => {
                 let _ = updater.apply(Err(e));
@@ -129,8 +138,16 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
             Ok(mut body) => {
                 let mut framer = LineFramer::with_limit(limit);
                 let mut on_frame = |frame: Frame<'_>| {
-                    if let Some(outcome) = line_outcome(frame) {
-                        good |= updater.apply(outcome).is_ok();
+                    if dropped() {
+                        return;
+                    }
+                    if let Some(outcome) = line_outcome(frame, keep) {
+                        if updater.apply(outcome).is_ok() {
+                            good.set(true);
+                            bad_run.set(0);
+                        } else {
+                            bad_run.set(bad_run.get() + 1);
+                        }
                     }
                 };
                 loop {
@@ -150,10 +167,17 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
                             break;
                         }
                     }
+                    if dropped() {
+                        log::warn!(
+                            "flipt: dropping the stream after {MAX_BAD_LINES} bad lines in a row; reconnecting with backoff"
+                        );
+                        break;
+                    }
                 }
             }
         }
-        if good {
+        // A stream dropped for bad lines counts as a failure even if it began well.
+        if good.get() && !dropped() {
             failures = 0;
         }
         let delay = backoff(fetcher.retry_base(), failures);
@@ -164,8 +188,9 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
     }
 }
 
-/// What one stream line means; blank lines (keep-alives) mean nothing.
-fn line_outcome(frame: Frame<'_>) -> Option<Result<Fetched, Error>> {
+/// What one stream line means; blank lines (keep-alives) mean nothing. `keep`: the snapshot
+/// carries the line's document JSON, for persisting.
+fn line_outcome(frame: Frame<'_>, keep: bool) -> Option<Result<Fetched, Error>> {
     let bad = |msg: String| Some(Err(Error::Snapshot(SnapshotError::whole(msg))));
     match frame {
         Frame::TooLong => bad(
@@ -175,10 +200,10 @@ fn line_outcome(frame: Frame<'_>) -> Option<Result<Fetched, Error>> {
         Frame::Line(line) => match std::str::from_utf8(line) {
             Err(e) => bad(format!("failed to parse response body: not UTF-8: {e}")),
             Ok(text) => match Snapshot::from_stream_line(text) {
-                Ok(s) => Some(Ok(Fetched::Snapshot(
-                    Box::new(s),
-                    super::http::digest(line),
-                ))),
+                Ok(s) => {
+                    let document = if keep { stream_document(text) } else { None };
+                    Some(Ok(Fetched::snapshot(s, line, document)))
+                }
                 Err(e) => bad(format!("failed to parse response body: {e}")),
             },
         },

@@ -4,6 +4,7 @@
 //! Data flows one way: bytes → [`document`] (miniserde model) → [`compile`] → [`Snapshot`].
 //! A [`Snapshot`] is built once per update, outside any lock, and then only read.
 
+pub(crate) mod cache;
 pub(crate) mod changes;
 pub(crate) mod compile;
 pub(crate) mod diagnose;
@@ -189,16 +190,31 @@ impl Snapshot {
         Snapshot::from_engine_json(json)
     }
 
-    /// Loads any of the three formats: a server document, engine JSON, or a base64 seed.
+    /// Loads any of the four formats: a server document, engine JSON, a base64 seed, or the
+    /// cache file a client writes with `persist_path` (its checksum and namespace checked).
     ///
-    /// Text starting with `{` or `[` is JSON: engine JSON when it has the engine's `eval_rules`
-    /// key, a server document otherwise. Anything else is read as base64.
+    /// Text starting with `{` or `[` is JSON: a cache file when its first member is
+    /// `"format"`, engine JSON when it has the engine's `eval_rules` key, a server document
+    /// otherwise. Anything else is read as base64.
+    ///
+    /// ```
+    /// use flipt_client::Snapshot;
+    /// let doc = Snapshot::parse(r#"{"namespace":{"key":"default"},"flags":[]}"#)?;
+    /// let seed = Snapshot::parse(&doc.to_base64())?;
+    /// assert_eq!(seed.namespace(), "default");
+    /// // A cache file whose checksum does not match its snapshot is refused.
+    /// let cached = r#"{"format":"flipt-client-snapshot/2","namespace":"default","environment":"default","crc32":1,"snapshot":{"namespace":{"key":"default"},"flags":[]}}"#;
+    /// assert!(Snapshot::parse(cached).unwrap_err().to_string().contains("checksum mismatch"));
+    /// # Ok::<(), flipt_client::SnapshotError>(())
+    /// ```
     pub fn parse(input: &str) -> Result<Snapshot, SnapshotError> {
         let trimmed = input.trim_start();
         if trimmed.starts_with('[') {
             Snapshot::from_document(input)
         } else if trimmed.starts_with('{') {
-            if trimmed.contains("\"eval_rules\"") {
+            if cache::is_cache(trimmed.as_bytes()) {
+                cache::decode(input).map(|c| c.snapshot)
+            } else if trimmed.contains("\"eval_rules\"") {
                 Snapshot::from_engine_json(input)
             } else {
                 Snapshot::from_document(input)

@@ -4,6 +4,8 @@
 pub(crate) mod crc32;
 pub(crate) mod datetime;
 pub(crate) mod json;
+#[cfg(feature = "net")]
+pub(crate) mod ratelimit;
 pub(crate) mod strings;
 
 use std::io::Read;
