@@ -628,6 +628,37 @@ mod tests {
     }
 
     #[test]
+    fn under_fail_a_first_fetch_that_outlives_initialize_answers_its_timeout() {
+        // A server that accepts and never answers: the first fetch outlives the 5 s wait.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let held = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for conn in listener.incoming().take(2).flatten() {
+                open.push(conn);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        });
+        let opts = CString::new(format!(r#"{{"url":"{url}","error_strategy":"fail"}}"#)).unwrap();
+        // SAFETY: a valid C string; the engine is destroyed below.
+        let e = unsafe { initialize_engine(opts.as_ptr()) };
+        let request = r#"{"flag_key":"f","entity_id":"u","context":{}}"#;
+        // SAFETY: `e` is live.
+        let out = call(|r| unsafe { evaluate_boolean(e, r) }, request);
+        assert!(out.starts_with(r#"{"status":"failure""#), "{out}");
+        assert!(
+            out.contains("initial_fetch_timeout") && !out.contains("flag information"),
+            "the server error state, not an empty snapshot: {out}"
+        );
+        // SAFETY: `e` is live.
+        let out = call(|r| unsafe { evaluate_variant(e, r) }, request);
+        assert!(out.contains("initial_fetch_timeout"), "{out}");
+        // SAFETY: not used again.
+        unsafe { destroy_engine(e) };
+        drop(held);
+    }
+
+    #[test]
     fn invalid_options_give_a_failed_engine_not_defaults() {
         for (opts, want) in [
             (r#"{"fetch_mode":"sse"}"#, "invalid option: fetch_mode"),

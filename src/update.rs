@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 /// The log-rate kind of persistence failures (update failures use [`log_kind`]).
 const PERSIST_KIND: u32 = 1;
+/// The log-rate kind of streams dropped for bad lines.
+pub(crate) const STREAM_DROP_KIND: u32 = 5;
 
 /// One log-rate kind per kind of update failure: a flood of one kind never hides another.
 fn log_kind(e: &Error) -> u32 {
@@ -108,6 +110,13 @@ impl Updater {
         // The previous snapshot is freed here, outside the lock.
         drop(old);
         Ok(())
+    }
+
+    /// Logs a warning of `kind` at the bounded rate.
+    pub(crate) fn warn(&mut self, kind: u32, message: std::fmt::Arguments<'_>) {
+        if let Some(held) = self.log_limit.check(kind) {
+            log::warn!("flipt: {message}{held}");
+        }
     }
 
     fn report(&mut self, e: Error) {

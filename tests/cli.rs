@@ -190,3 +190,72 @@ fn evaluates_against_a_live_server() {
         "{text}"
     );
 }
+
+#[test]
+fn from_disk_persists_to_its_cache_and_never_writes_the_bundled_snapshot() {
+    use support::server::{doc_with, refused_url, FakeServer, Reply};
+    let bundled = std::fs::read("examples/data/snapshot.json").unwrap();
+    let dir = std::env::temp_dir().join(format!("flipt-from-disk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A directory that does not exist yet: the client creates it.
+    let cache = dir.join("cache").join("flags.json");
+    let server =
+        FakeServer::start(|_| Reply::snapshot(&doc_with("default", &[("new-search", false)]), "e"));
+    let out = run("from_disk")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--url", &server.url(), "--seconds", "2", "--cache"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("cache: {}", cache.display())),
+        "{text}"
+    );
+    assert!(text.contains("new-search for user-5: false"), "{text}");
+    assert_eq!(
+        std::fs::read("examples/data/snapshot.json").unwrap(),
+        bundled,
+        "the tracked file is untouched"
+    );
+    // The cache is a snapshot file any program loads.
+    let cached = flipt_client::FliptClient::from_snapshot_file(&cache).unwrap();
+    assert!(!cached
+        .evaluate_boolean("new-search", "user-5", &())
+        .unwrap()
+        .is_enabled());
+
+    let out = run("evaluate")
+        .arg("--snapshot")
+        .arg(&cache)
+        .args(["--flag", "new-search", "--entity", "user-5"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("enabled     false"), "{text}");
+
+    // With the server gone, the next start serves the cache.
+    let out = run("from_disk")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--url", &refused_url(), "--seconds", "1", "--cache"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("started from the Persisted snapshot"),
+        "{text}"
+    );
+    assert!(text.contains("new-search for user-5: false"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn from_disk_answers_help() {
+    let out = run("from_disk").arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: from_disk"));
+}

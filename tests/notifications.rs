@@ -106,3 +106,66 @@ fn a_panicking_callback_does_not_stop_updates() {
         "the poller kept going"
     );
 }
+
+/// A server whose flag `f` flips on every request, so that every poll is a change.
+fn flipping_server() -> FakeServer {
+    let n = Arc::new(AtomicUsize::new(0));
+    FakeServer::start(move |_| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        Reply::snapshot(&doc("default", i % 2 == 0), &i.to_string())
+    })
+}
+
+fn polling_client(server: &FakeServer) -> FliptClient {
+    FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .update_interval(Duration::from_secs(1)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_listener_holding_a_weak_client_lets_the_last_drop_stop_polling() {
+    let server = flipping_server();
+    let client = polling_client(&server);
+    let weak = client.downgrade();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let r = reached.clone();
+    client.on_change(move |_| {
+        if let Some(c) = weak.upgrade() {
+            // The listener reaches its own client.
+            if c.evaluate_boolean("f", "u", &()).is_ok() {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    assert!(eventually(|| reached.load(Ordering::SeqCst) >= 1));
+    let probe = client.downgrade();
+    drop(client);
+    assert!(probe.upgrade().is_none(), "nothing else holds the client");
+    let after = server.count();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        server.count() <= after + 1,
+        "polling stopped: {} requests after the drop",
+        server.count() - after
+    );
+}
+
+#[test]
+fn a_listener_holding_a_clone_keeps_polling_after_the_last_drop() {
+    // The cycle that WeakClient avoids, shown so the documentation stays true.
+    let server = flipping_server();
+    let client = polling_client(&server);
+    let kept = client.clone();
+    client.on_change(move |_| {
+        let _ = kept.generation();
+    });
+    let probe = client.downgrade();
+    drop(client);
+    let after = server.count();
+    assert!(eventually(|| server.count() >= after + 2), "still polling");
+    // The only way left to stop it.
+    probe.upgrade().expect("kept alive by its listener").close();
+}

@@ -137,7 +137,20 @@ fn fallback_without_a_seed_waits_only_its_deadline() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
-    assert_eq!(client.health().source, SnapshotSource::Empty);
+    let health = client.health();
+    assert_eq!(health.source, SnapshotSource::Empty);
+    // The outage is visible: the first fetch is overdue.
+    let (_, err) = health
+        .last_error
+        .expect("health reports the overdue first fetch");
+    assert_eq!(server_kind(&err), Some(ServerErrorKind::Timeout), "{err}");
+    assert!(err.to_string().contains("initial_fetch_timeout"), "{err}");
+    assert!(health.last_success.is_none());
+    // Under fallback, evaluations still answer from the (empty) snapshot.
+    assert_eq!(
+        client.evaluate_boolean("f", "u", &()).unwrap_err().kind(),
+        ErrorKind::InvalidRequest
+    );
     // Zero: never wait.
     let started = Instant::now();
     let _client = FliptClient::new(
@@ -148,6 +161,27 @@ fn fallback_without_a_seed_waits_only_its_deadline() {
     )
     .unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_late_first_fetch_replaces_the_overdue_state() {
+    let server = FakeServer::start(|_| {
+        Reply::Delay(
+            Duration::from_millis(400),
+            Box::new(Reply::snapshot(&doc("default", true), "e")),
+        )
+    });
+    let client = FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .error_strategy(ErrorStrategy::Fallback)
+            .initial_fetch_timeout(Duration::from_millis(50)),
+    )
+    .unwrap();
+    assert!(client.health().last_error.is_some());
+    assert!(eventually(|| client.health().last_error.is_none()));
+    assert!(client.health().last_success.is_some());
+    assert!(enabled(&client).unwrap());
 }
 
 /// `FliptClient::new` with `options`, fast retries and a startup deadline long enough for all

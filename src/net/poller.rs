@@ -12,7 +12,7 @@ use crate::error::{Error, SnapshotError};
 use crate::options::FetchMode;
 use crate::snapshot::cache::stream_document;
 use crate::snapshot::Snapshot;
-use crate::update::Updater;
+use crate::update::{Updater, STREAM_DROP_KIND};
 use std::cell::Cell;
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -168,16 +168,20 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
                         }
                     }
                     if dropped() {
-                        log::warn!(
-                            "flipt: dropping the stream after {MAX_BAD_LINES} bad lines in a row; reconnecting with backoff"
-                        );
                         break;
                     }
                 }
             }
         }
         // A stream dropped for bad lines counts as a failure even if it began well.
-        if good.get() && !dropped() {
+        if dropped() {
+            updater.warn(
+                STREAM_DROP_KIND,
+                format_args!(
+                    "dropped the stream after {MAX_BAD_LINES} bad lines in a row; reconnecting with backoff"
+                ),
+            );
+        } else if good.get() {
             failures = 0;
         }
         let delay = backoff(fetcher.retry_base(), failures);

@@ -1,0 +1,123 @@
+//! Log lines that a misbehaving server can trigger are rate-bounded: a stream of junk at full
+//! speed costs about one warning a second and a dropped, backed-off stream, not a record per
+//! line. Its own test binary: the logger is global, and these counts must see only this test.
+
+#![cfg(feature = "net")]
+
+mod support;
+
+use flipt_client::{ClientOptions, ErrorStrategy, FetchMode, FliptClient};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::eventually;
+use support::server::{doc, stream_line, Chunk, FakeServer, Reply};
+
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}", record.level(), record.args());
+            RECORDS.lock().unwrap().push(line);
+        }
+    }
+    fn flush(&self) {}
+}
+
+static CAPTURE: Capture = Capture;
+
+#[test]
+fn a_junk_line_flood_is_logged_at_a_bounded_rate_and_drops_the_stream() {
+    log::set_logger(&CAPTURE).unwrap();
+    log::set_max_level(log::LevelFilter::Info);
+
+    let flood = Duration::from_secs(3);
+    let started = Instant::now();
+    let junk_sent = Arc::new(AtomicUsize::new(0));
+    let sent = Arc::clone(&junk_sent);
+    // Every stream: one good line, then junk as fast as the connection takes it.
+    let server = FakeServer::start(move |r| {
+        if !r.path().ends_with("/stream") {
+            return Reply::snapshot(&doc("default", false), "e0");
+        }
+        let (tx, rx) = sync_channel(16);
+        let sent = Arc::clone(&sent);
+        std::thread::spawn(move || {
+            let _ = tx.send(Chunk::Data(stream_line(&doc("default", true))));
+            let junk = "not json at all\n".repeat(256).into_bytes();
+            while started.elapsed() < flood {
+                if tx.send(Chunk::Data(junk.clone())).is_err() {
+                    return;
+                }
+                sent.fetch_add(256, Ordering::Relaxed);
+            }
+            let _ = tx.send(Chunk::End);
+        });
+        Reply::Stream(rx)
+    });
+    let client = FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .fetch_mode(FetchMode::Streaming)
+            .error_strategy(ErrorStrategy::Fallback)
+            .retry_backoff(Duration::from_millis(10)),
+    )
+    .unwrap();
+    assert!(eventually(|| client
+        .evaluate_boolean("f", "u", &())
+        .is_ok_and(|r| r.is_enabled())));
+    std::thread::sleep(flood.saturating_sub(started.elapsed()) + Duration::from_millis(200));
+    client.close();
+
+    let records = RECORDS.lock().unwrap().clone();
+    let failures: Vec<&String> = records
+        .iter()
+        .filter(|l| l.contains("snapshot update failed"))
+        .collect();
+    let drops = records
+        .iter()
+        .filter(|l| l.contains("bad lines in a row"))
+        .count();
+    let streams = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with("/stream"))
+        .count();
+    println!(
+        "{:.1} s of junk ({} lines written): {} records in all, {} update warnings, {} stream drops, {} streams opened",
+        flood.as_secs_f64(),
+        junk_sent.load(Ordering::Relaxed),
+        records.len(),
+        failures.len(),
+        drops,
+        streams
+    );
+    for line in records.iter().take(12) {
+        println!("  {line}");
+    }
+    // One warning of a kind a second (the first at once), whatever the server sends.
+    assert!(
+        !failures.is_empty() && failures.len() <= 6,
+        "{} update warnings",
+        failures.len()
+    );
+    // The held-back count is told with the next line that goes out.
+    if failures.len() > 1 {
+        assert!(failures[1].contains(" more since "), "{}", failures[1]);
+    }
+    // Each stream is dropped after 100 bad lines and reopened with growing backoff.
+    assert!(drops >= 1, "the stream was dropped");
+    assert!(streams >= 2, "and reopened");
+    assert!(streams <= 40, "{streams} streams: reconnects back off");
+    assert!(records.len() <= 60, "{} records", records.len());
+    // The good snapshot stayed; the outage is still visible in health().
+    assert!(client.evaluate_boolean("f", "u", &()).unwrap().is_enabled());
+    assert!(client.health().last_error.is_some());
+}
