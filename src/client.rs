@@ -178,7 +178,7 @@ impl FliptClient {
         if let Some(p) = &persist {
             if let Err(e) = p.prepare() {
                 if options.error_strategy == ErrorStrategy::Fail {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 log::error!("flipt: {e}");
             }
@@ -192,7 +192,7 @@ impl FliptClient {
         });
         let (initial, source) = match &options.snapshot {
             Some(seed) => {
-                let s = Snapshot::from_base64(seed)
+                let s = Snapshot::parse(seed)
                     .map_err(|e| Error::Validation(format!("snapshot option: {e}")))?;
                 if s.namespace() != options.namespace {
                     return Err(Error::Validation(format!(

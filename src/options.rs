@@ -250,7 +250,9 @@ pub struct ClientOptions {
     pub fetch_mode: FetchMode,
     /// Fail (default) or fallback.
     pub error_strategy: ErrorStrategy,
-    /// A base64 seed snapshot (the format of `get_snapshot`) to start from.
+    /// A seed snapshot to start from: base64 (the format of `get_snapshot`), or any other
+    /// text [`crate::Snapshot::parse`] accepts (a server document, engine JSON, or the cache
+    /// file `persist_path` writes).
     pub snapshot: Option<String>,
     /// TLS settings for `https` URLs.
     pub tls_config: Option<TlsConfig>,
@@ -305,7 +307,7 @@ impl fmt::Debug for ClientOptions {
                 &self
                     .snapshot
                     .as_ref()
-                    .map(|s| format!("<{} bytes of base64>", s.len())),
+                    .map(|s| format!("<{} bytes>", s.len())),
             )
             .field("tls_config", &self.tls_config)
             .field("retry_backoff", &self.retry_backoff)
@@ -485,9 +487,10 @@ impl ClientOptions {
         self
     }
 
-    /// Starts from a base64 seed snapshot.
-    pub fn snapshot(mut self, base64: impl Into<String>) -> Self {
-        self.snapshot = Some(base64.into());
+    /// Starts from a seed snapshot: base64 as `get_snapshot` returns it, or any text
+    /// [`crate::Snapshot::parse`] accepts, such as the contents of a `persist_path` file.
+    pub fn snapshot(mut self, seed: impl Into<String>) -> Self {
+        self.snapshot = Some(seed.into());
         self
     }
 

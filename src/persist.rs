@@ -37,14 +37,31 @@ pub(crate) struct Persist {
     pub limit: u64,
 }
 
-fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
-    Error::Validation(format!("persisted snapshot {}: {why}", path.display()))
+/// Why the persisted file could not be read or written: logged, or (a directory that cannot
+/// be made, under `fail`) turned into a validation error of `persist_path`.
+#[derive(Debug)]
+pub(crate) struct PersistError(String);
+
+impl std::fmt::Display for PersistError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<PersistError> for Error {
+    fn from(e: PersistError) -> Error {
+        Error::Validation(format!("persist_path: {}", e.0))
+    }
+}
+
+fn invalid(path: &Path, why: impl std::fmt::Display) -> PersistError {
+    PersistError(format!("persisted snapshot {}: {why}", path.display()))
 }
 
 impl Persist {
     /// Creates the directory (owner-only) when it is missing and removes orphaned temporary
     /// files. An error means the file cannot be written.
-    pub(crate) fn prepare(&self) -> Result<(), Error> {
+    pub(crate) fn prepare(&self) -> Result<(), PersistError> {
         let dir = self.dir();
         if !dir.is_dir() {
             create_private_dir(dir).map_err(|e| {
@@ -74,7 +91,7 @@ impl Persist {
     }
 
     /// The persisted snapshot; `Ok(None)` when there is no file yet.
-    pub(crate) fn load(&self) -> Result<Option<Snapshot>, Error> {
+    pub(crate) fn load(&self) -> Result<Option<Snapshot>, PersistError> {
         let bytes = match cache::read_file(&self.path, self.limit) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -110,7 +127,11 @@ impl Persist {
     /// Writes `snapshot` atomically: readers of the path see the old file or the new one.
     /// `document` is the JSON it was compiled from, embedded as it is; without it the
     /// engine's JSON is written. Returns the size of the file written.
-    pub(crate) fn save(&self, snapshot: &Snapshot, document: Option<&str>) -> Result<u64, Error> {
+    pub(crate) fn save(
+        &self,
+        snapshot: &Snapshot,
+        document: Option<&str>,
+    ) -> Result<u64, PersistError> {
         let exported;
         let json = match document {
             Some(d) => d,
@@ -142,7 +163,7 @@ impl Persist {
         Ok(text.len() as u64)
     }
 
-    fn write_atomically(&self, bytes: &[u8]) -> Result<(), Error> {
+    fn write_atomically(&self, bytes: &[u8]) -> Result<(), PersistError> {
         let tmp = self.dir().join(format!(
             ".{}.tmp.{:016x}",
             self.file_name(),

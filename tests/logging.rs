@@ -33,10 +33,27 @@ impl log::Log for Capture {
 
 static CAPTURE: Capture = Capture;
 
+fn install_logger() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&CAPTURE).unwrap();
+        log::set_max_level(log::LevelFilter::Info);
+    });
+}
+
+fn records_containing(text: &str) -> Vec<String> {
+    RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(text))
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn a_junk_line_flood_is_logged_at_a_bounded_rate_and_drops_the_stream() {
-    log::set_logger(&CAPTURE).unwrap();
-    log::set_max_level(log::LevelFilter::Info);
+    install_logger();
 
     let flood = Duration::from_secs(3);
     let started = Instant::now();
@@ -79,7 +96,7 @@ fn a_junk_line_flood_is_logged_at_a_bounded_rate_and_drops_the_stream() {
     let records = RECORDS.lock().unwrap().clone();
     let failures: Vec<&String> = records
         .iter()
-        .filter(|l| l.contains("snapshot update failed"))
+        .filter(|l| l.contains("snapshot update failed: error parsing json"))
         .collect();
     let drops = records
         .iter()
@@ -116,8 +133,61 @@ fn a_junk_line_flood_is_logged_at_a_bounded_rate_and_drops_the_stream() {
     assert!(drops >= 1, "the stream was dropped");
     assert!(streams >= 2, "and reopened");
     assert!(streams <= 40, "{streams} streams: reconnects back off");
-    assert!(records.len() <= 60, "{} records", records.len());
+    assert!(records.len() <= 80, "{} records", records.len());
     // The good snapshot stayed; the outage is still visible in health().
     assert!(client.evaluate_boolean("f", "u", &()).unwrap().is_enabled());
     assert!(client.health().last_error.is_some());
+}
+
+#[test]
+fn a_snapshot_that_cannot_be_persisted_is_logged_as_an_error_naming_the_file_and_sizes() {
+    use flipt_client::Snapshot;
+    install_logger();
+    let dir = std::env::temp_dir().join(format!("flipt-log-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("flags.json");
+    // A stream line with a member besides `result`: the engine JSON is persisted instead of
+    // the document, and here it is larger than the limit the line itself fits under.
+    let body = doc("default", true);
+    let line = format!("{{\"result\":{body},\"note\":1}}\n").into_bytes();
+    let engine_len = Snapshot::from_document(&body)
+        .unwrap()
+        .to_engine_json()
+        .len();
+    let limit = line.len() as u64;
+    assert!(engine_len as u64 > limit, "{engine_len} vs {limit}");
+    let server = FakeServer::start(move |r| {
+        if r.path().ends_with("/stream") {
+            let (tx, rx) = sync_channel(4);
+            let _ = tx.send(Chunk::Data(line.clone()));
+            std::mem::forget(tx);
+            Reply::Stream(rx)
+        } else {
+            Reply::Close
+        }
+    });
+    let client = FliptClient::new(
+        ClientOptions::new()
+            .url(server.url())
+            .fetch_mode(FetchMode::Streaming)
+            .persist_path(&path)
+            .max_snapshot_size(limit)
+            .error_strategy(ErrorStrategy::Fallback)
+            .initial_fetch_timeout(Duration::ZERO)
+            .retry_backoff(Duration::from_millis(10)),
+    )
+    .unwrap();
+    assert!(eventually(|| client
+        .evaluate_boolean("f", "u", &())
+        .is_ok_and(|r| r.is_enabled())));
+    assert!(eventually(|| !records_containing("not written").is_empty()));
+    client.close();
+    let line = &records_containing("not written")[0];
+    println!("{line}");
+    assert!(line.starts_with("ERROR"), "{line}");
+    assert!(line.contains(&path.display().to_string()), "{line}");
+    assert!(line.contains(&format!("{engine_len} bytes")), "{line}");
+    assert!(line.contains(&format!("limit of {limit} bytes")), "{line}");
+    assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

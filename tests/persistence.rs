@@ -203,6 +203,17 @@ fn a_snapshot_at_the_size_limit_is_persisted_and_reloaded_by_a_restart_and_by_fr
         .is_enabled());
     let parsed = flipt_client::Snapshot::parse_bytes(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(parsed.len(), 100_000);
+    // And as a seed, like any other snapshot text.
+    let seeded = FliptClient::new(
+        ClientOptions::new()
+            .url(down.url())
+            .snapshot(std::fs::read_to_string(&path).unwrap())
+            .max_snapshot_size(limit)
+            .error_strategy(ErrorStrategy::Fallback),
+    )
+    .unwrap();
+    assert_eq!(seeded.health().source, SnapshotSource::Seed);
+    assert_eq!(seeded.list_flags().unwrap().len(), 100_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
