@@ -5,6 +5,7 @@
 use crate::error::Error;
 use crate::snapshot::changes::SnapshotChange;
 use crate::snapshot::Snapshot;
+use crate::util::ratelimit::LogLimit;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -102,6 +103,8 @@ pub(crate) struct Store {
     generation: AtomicU64,
     health: Mutex<Health>,
     listeners: Mutex<Vec<Listener>>,
+    /// Bounds the log lines of panicking listeners (one per update otherwise).
+    panic_log: Mutex<LogLimit>,
 }
 
 /// A copy of the stored update error, out of line so that `load` stays small enough to inline
@@ -125,6 +128,7 @@ impl Store {
             version: Padded(AtomicU64::new(1)),
             generation: AtomicU64::new(1),
             listeners: Mutex::new(Vec::new()),
+            panic_log: Mutex::new(LogLimit::default()),
             health: Mutex::new(Health {
                 generation: 1,
                 source,
@@ -315,10 +319,17 @@ impl Store {
             .clone();
         for l in &listeners {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(change))).is_err() {
-                log::error!(
-                    "flipt: a snapshot change listener panicked (generation {})",
-                    change.generation
-                );
+                let held = self
+                    .panic_log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .check(0);
+                if let Some(held) = held {
+                    log::error!(
+                        "flipt: a snapshot change listener panicked (generation {}){held}",
+                        change.generation
+                    );
+                }
             }
         }
     }

@@ -31,7 +31,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// `at` as UTC RFC 3339 with `Z` and 0, 3, 6 or 9 fraction digits, as the engine (chrono)
 /// writes its result timestamps, e.g. `2025-06-01T12:34:56.080390779Z`.
-#[cfg_attr(not(feature = "net"), allow(dead_code))]
 pub(crate) fn format_rfc3339(at: std::time::SystemTime) -> String {
     let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64;
@@ -58,7 +57,6 @@ pub(crate) fn format_rfc3339(at: std::time::SystemTime) -> String {
 }
 
 /// `at` as UTC RFC 3339 to the second, e.g. `2025-06-01T12:34:56Z`, for log lines.
-#[cfg_attr(not(feature = "net"), allow(dead_code))]
 pub(crate) fn format_rfc3339_seconds(at: std::time::SystemTime) -> String {
     let whole = at
         .duration_since(std::time::UNIX_EPOCH)

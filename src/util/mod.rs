@@ -4,7 +4,6 @@
 pub(crate) mod crc32;
 pub(crate) mod datetime;
 pub(crate) mod json;
-#[cfg(feature = "net")]
 pub(crate) mod ratelimit;
 pub(crate) mod strings;
 
