@@ -6,7 +6,8 @@
 //! cargo run --example evaluate -- --snapshot FILE --requests requests.jsonl   # or --requests -
 //! ```
 //!
-//! `--snapshot` takes a server document, the engine's JSON, or a base64 seed. The namespace
+//! `--snapshot` takes a server document, the engine's JSON, a base64 seed, or the cache file a
+//! client writes with `persist_path`. The namespace
 //! defaults to the snapshot's own.
 //!
 //! Against a live Flipt server:
@@ -15,6 +16,9 @@
 //! cargo run --example evaluate -- --url http://localhost:8080 --client-token TOKEN \
 //!     --namespace default --flag new-search --entity user-1
 //! ```
+//!
+//! `--proxy http://host:port` sends the requests through a proxy (`socks5://` works too);
+//! `--proxy-from-env` takes it from `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY`.
 //!
 //! With both `--url` and `--snapshot`, the file seeds the client and the `fallback` strategy
 //! keeps it answering if the server cannot be reached. With `--requests`, each input line is a JSON object
@@ -33,7 +37,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: evaluate (--snapshot FILE | --url URL [--client-token T | --jwt T] [--environment ENV] \
-[--streaming] [--ca-cert FILE] [--insecure]) [--namespace NS] \
+[--streaming] [--ca-cert FILE] [--insecure] [--proxy URL | --proxy-from-env]) [--namespace NS] \
 (--flag KEY --entity ID [--context k=v ...] [--json | --explain] | --requests FILE|-)";
 
 #[derive(Default)]
@@ -52,6 +56,8 @@ struct Args {
     streaming: bool,
     ca_cert: Option<String>,
     insecure: bool,
+    proxy: Option<String>,
+    proxy_from_env: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -83,6 +89,8 @@ fn parse_args() -> Result<Args, String> {
             "--ca-cert" => args.ca_cert = Some(value("--ca-cert")?),
             "--streaming" => args.streaming = true,
             "--insecure" => args.insecure = true,
+            "--proxy" => args.proxy = Some(value("--proxy")?),
+            "--proxy-from-env" => args.proxy_from_env = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -107,6 +115,12 @@ fn connect(args: &Args, url: &str, seed: Option<Snapshot>) -> Result<FliptClient
     }
     if args.streaming {
         options = options.fetch_mode(FetchMode::Streaming);
+    }
+    if let Some(proxy) = &args.proxy {
+        options = options.proxy(proxy);
+    }
+    if args.proxy_from_env {
+        options = options.proxy_from_env();
     }
     if args.ca_cert.is_some() || args.insecure {
         let mut tls = TlsConfig::new().insecure_skip_verify(args.insecure);

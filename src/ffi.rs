@@ -22,7 +22,7 @@
 use crate::error::Error;
 use crate::eval::json::{envelope, flags_json};
 use crate::eval::result::EvaluationRequest;
-use crate::options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
+use crate::options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, Proxy, TlsConfig};
 use crate::FliptClient;
 use miniserde::json::{Number, Value};
 use std::collections::BTreeMap;
@@ -184,7 +184,9 @@ fn options(json: &str) -> Result<ClientOptions, String> {
     let Value::Object(o) = value else {
         return Err("options: not a JSON object".into());
     };
-    let mut opts = ClientOptions::new();
+    // As the official engine (reqwest's defaults): the proxy environment variables apply
+    // unless the options name a proxy (our extension; `""` for a direct connection).
+    let mut opts = ClientOptions::new().proxy_from_env();
     for (key, value) in o.iter() {
         if matches!(value, Value::Null) {
             continue;
@@ -195,6 +197,12 @@ fn options(json: &str) -> Result<ClientOptions, String> {
             "namespace" => opts.namespace = string(value, key)?,
             "reference" => opts.reference = Some(string(value, key)?),
             "snapshot" => opts.snapshot = Some(string(value, key)?),
+            "proxy" => {
+                opts.proxy = match string(value, key)? {
+                    url if url.is_empty() => Proxy::Direct,
+                    url => Proxy::Url(url),
+                }
+            }
             "authentication" => opts.authentication = authentication(value)?,
             "tls_config" => opts.tls_config = Some(tls(value)?),
             // 0 means "no timeout" in the engine.
@@ -656,6 +664,17 @@ mod tests {
         // SAFETY: not used again.
         unsafe { destroy_engine(e) };
         drop(held);
+    }
+
+    #[test]
+    fn the_proxy_comes_from_the_environment_unless_the_options_name_one() {
+        assert_eq!(options("{}").unwrap().proxy, Proxy::FromEnv);
+        assert_eq!(
+            options(r#"{"proxy":"http://p:3128"}"#).unwrap().proxy,
+            Proxy::Url("http://p:3128".into())
+        );
+        assert_eq!(options(r#"{"proxy":""}"#).unwrap().proxy, Proxy::Direct);
+        assert!(options(r#"{"proxy":1}"#).is_err());
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use eval::result::{
     Reason, SegmentKeys, VariantEvaluation, VariantOr,
 };
 #[cfg(feature = "net")]
-pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, TlsConfig};
+pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, Proxy, TlsConfig};
 pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
 pub use snapshot::{

@@ -79,6 +79,54 @@ pub enum FetchMode {
     Streaming,
 }
 
+/// How requests reach the Flipt server; see [`ClientOptions::proxy`] and
+/// [`ClientOptions::proxy_from_env`].
+#[derive(Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// Straight to the server (default), whatever the environment says.
+    #[default]
+    Direct,
+    /// Every request through this proxy: `http://[user:password@]host:port` (a CONNECT tunnel
+    /// for `https` servers, absolute-form requests for `http` ones), or `socks5://`,
+    /// `socks5h://` (the proxy resolves the name), `socks4://`, `socks4a://`.
+    Url(String),
+    /// As the proxy environment variables say, read when the client is built: `HTTPS_PROXY`
+    /// for `https` servers and `HTTP_PROXY` for `http` ones, else `ALL_PROXY`, each in upper
+    /// case first, then lower case; `NO_PROXY` lists the hosts reached directly. The official
+    /// engine does this by default.
+    FromEnv,
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proxy::Direct => f.write_str("Direct"),
+            Proxy::Url(url) => write!(f, "Url({:?})", redacted_proxy(url)),
+            Proxy::FromEnv => f.write_str("FromEnv"),
+        }
+    }
+}
+
+/// A proxy URL with its user information hidden (`user:***@`, or `***@` for a bare token).
+pub(crate) fn redacted_proxy(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        None => url.to_string(),
+        Some(at) => {
+            let user = match rest[..at].split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_string(),
+            };
+            format!("{scheme}{user}{}", &rest[at..])
+        }
+    }
+}
+
 /// What happens when an update fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -262,6 +310,8 @@ pub struct ClientOptions {
     /// A file to write every snapshot from the server to, and to start from when the server
     /// cannot be reached (see [`ClientOptions::persist_path`]).
     pub persist_path: Option<PathBuf>,
+    /// Direct (default), one proxy, or the proxy environment variables.
+    pub proxy: Proxy,
 }
 
 impl Default for ClientOptions {
@@ -283,6 +333,7 @@ impl Default for ClientOptions {
             tls_config: None,
             retry_backoff: Duration::from_secs(1),
             persist_path: None,
+            proxy: Proxy::Direct,
         }
     }
 }
@@ -312,6 +363,7 @@ impl fmt::Debug for ClientOptions {
             .field("tls_config", &self.tls_config)
             .field("retry_backoff", &self.retry_backoff)
             .field("persist_path", &self.persist_path)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -515,9 +567,42 @@ impl ClientOptions {
         self
     }
 
+    /// Sends every request through the proxy at `url`: `http://host:port` (a CONNECT tunnel
+    /// for an `https` server, verified end to end with the same [`TlsConfig`]; absolute-form
+    /// requests for an `http` one), or `socks5://host:port` (and `socks5h`, `socks4`,
+    /// `socks4a`). Credentials in the URL (`http://user:password@host:port`, percent-encoded)
+    /// are sent to the proxy and shown as `user:***` in `Debug`, errors and logs.
+    ///
+    /// ```
+    /// use flipt_client::{ClientOptions, Proxy};
+    /// let options = ClientOptions::new().proxy("http://alice:secret@proxy.internal:3128");
+    /// assert!(matches!(options.proxy, Proxy::Url(_)));
+    /// assert!(format!("{options:?}").contains("alice:***@proxy.internal:3128"));
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Proxy::Url(url.into());
+        self
+    }
+
+    /// Takes the proxy from the environment when the client is built, as the official engine
+    /// does: `HTTPS_PROXY` for an `https` server, `HTTP_PROXY` for an `http` one, else
+    /// `ALL_PROXY` (each upper case first, then lower case). `NO_PROXY` (comma-separated) names
+    /// what is reached directly: `*`, a host and its subdomains (`example.com`,
+    /// `.example.com`), a `host:port`, an IP address, or a CIDR range (`10.0.0.0/8`). A missing
+    /// or empty variable means a direct connection; an unusable value is logged and ignored.
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy = Proxy::FromEnv;
+        self
+    }
+
     /// Checks everything that can be checked without the network.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         base_url(&self.url)?;
+        if let Proxy::Url(url) = &self.proxy {
+            crate::net::proxy::ProxyUrl::parse(url).map_err(|why| {
+                Error::Validation(format!("proxy {:?}: {why}", redacted_proxy(url)))
+            })?;
+        }
         if self.namespace.is_empty() {
             return Err(Error::Validation("namespace is empty".into()));
         }

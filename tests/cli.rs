@@ -7,34 +7,11 @@ mod support;
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use support::vectors;
 
-/// The example as a command. Under emulation (CI's arm64 run under qemu-user) the
-/// `FLIPT_TEST_RUNNER` variable names the emulator, as Cargo's target runner does for tests.
 fn run(name: &str) -> Command {
-    let exe = example(name);
-    match std::env::var("FLIPT_TEST_RUNNER") {
-        Ok(runner) if !runner.trim().is_empty() => {
-            let mut parts = runner.split_whitespace();
-            let mut cmd = Command::new(parts.next().unwrap_or_default());
-            cmd.args(parts).arg(exe);
-            cmd
-        }
-        _ => Command::new(exe),
-    }
-}
-
-/// `cargo test` builds the examples next to the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} not built", path.display());
-    path
+    support::example_command(name)
 }
 
 #[test]

@@ -2,15 +2,21 @@
 //! (docs/PROTOCOL.md §3, §4, §5.4, §8). Knows nothing of evaluation: it hands back a parsed
 //! [`Snapshot`] or a typed [`Error`].
 
+use super::proxy::{ForwardConnector, ForwardResolver, ProxyUrl, Routes};
 use super::stop::Stop;
 use super::tls::TlsConnector;
 use crate::error::{Error, ServerErrorKind, SnapshotError};
-use crate::options::{base_url, redacted_url, Authentication, ClientOptions};
+use crate::options::{
+    base_url, redacted_proxy, redacted_url, Authentication, ClientOptions, Proxy,
+};
 use crate::snapshot::Snapshot;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use ureq::http::Uri;
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{Connector, TcpConnector};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, SocksConnector, TcpConnector,
+};
 
 /// Retries after the first attempt.
 pub(crate) const MAX_RETRIES: u32 = 3;
@@ -140,6 +146,8 @@ fn transport_error(e: ureq::Error, reading_body: bool) -> Failure {
         }
         ureq::Error::Protocol(_) => (K::Other, true),
         ureq::Error::BodyExceedsLimit(_) => (K::Body, false),
+        // The proxy refused the tunnel (a 403 or 407): asking again will not help.
+        ureq::Error::ConnectProxyFailed(_) => (K::Connect, false),
         _ => (K::Other, false),
     };
     Failure::new(kind, format!("failed to make request: {e}"), retryable)
@@ -228,6 +236,27 @@ pub(crate) struct Fetcher {
     stop: Arc<Stop>,
     /// Whether snapshots carry their document JSON (for `persist_path`).
     keep_documents: bool,
+    /// Which proxy, if any, each request goes through.
+    routes: Arc<Routes>,
+}
+
+/// The routes `proxy` describes; the environment is read now.
+fn routes(proxy: &Proxy) -> Result<Routes, Error> {
+    Ok(match proxy {
+        Proxy::Direct => Routes::default(),
+        Proxy::Url(url) => {
+            Routes::all_through(ProxyUrl::parse(url).map_err(|why| {
+                Error::Validation(format!("proxy {:?}: {why}", redacted_proxy(url)))
+            })?)
+        }
+        Proxy::FromEnv => {
+            let (routes, warnings) = Routes::from_env(|name| std::env::var(name).ok());
+            for w in warnings {
+                log::warn!("flipt: proxy environment: {w}");
+            }
+            routes
+        }
+    })
 }
 
 impl Fetcher {
@@ -248,6 +277,8 @@ impl Fetcher {
             "{base}/client/v2/environments/{}/namespaces/{ns}/stream",
             encode(&options.environment)
         );
+        let routes = Arc::new(routes(&options.proxy)?);
+        let base_uri: Option<Uri> = base.parse().ok();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // Connecting includes the TLS handshake (our connector honours this timeout).
@@ -255,11 +286,22 @@ impl Fetcher {
             // Redirects are followed here, not by ureq, to enforce the origin rules.
             .max_redirects(0)
             .user_agent(concat!("flipt-client-rust/", env!("CARGO_PKG_VERSION")))
-            // Direct connections only: proxy environment variables are not consulted.
-            .proxy(None)
+            // Our routes, never ureq's reading of the environment.
+            .proxy(base_uri.as_ref().and_then(|u| routes.ureq_proxy(u)))
             .build();
-        let connector = ().chain(TcpConnector::default()).chain(TlsConnector { config: tls });
-        let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+        let connector = ()
+            .chain(SocksConnector::default())
+            .chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(ForwardConnector {
+                routes: Arc::clone(&routes),
+            })
+            .chain(TlsConnector { config: tls });
+        let resolver = ForwardResolver {
+            routes: Arc::clone(&routes),
+            inner: DefaultResolver::default(),
+        };
+        let agent = ureq::Agent::with_parts(config, connector, resolver);
         Ok(Fetcher {
             agent,
             origin: origin(&base),
@@ -273,6 +315,7 @@ impl Fetcher {
             etag: None,
             stop,
             keep_documents: options.persist_path.is_some(),
+            routes,
         })
     }
 
@@ -309,10 +352,16 @@ impl Fetcher {
                     req = req.header("Authorization", value);
                 }
             }
+            let mut config = req.config();
+            if self.routes.any() {
+                // A redirect may lead to a host with another route.
+                let uri: Option<Uri> = url.parse().ok();
+                config = config.proxy(uri.as_ref().and_then(|u| self.routes.ureq_proxy(u)));
+            }
             let req = match (self.request_timeout, stream) {
-                (Some(t), false) => req.config().timeout_global(Some(t)).build(),
-                (Some(t), true) => req.config().timeout_recv_response(Some(t)).build(),
-                (None, _) => req,
+                (Some(t), false) => config.timeout_global(Some(t)).build(),
+                (Some(t), true) => config.timeout_recv_response(Some(t)).build(),
+                (None, _) => config.build(),
             };
             let response = req.call().map_err(|e| transport_error(e, false))?;
             let code = response.status().as_u16();

@@ -4,6 +4,7 @@
 
 pub(crate) mod http;
 pub(crate) mod poller;
+pub(crate) mod proxy;
 pub(crate) mod stop;
 pub(crate) mod stream;
 pub(crate) mod tls;

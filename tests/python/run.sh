@@ -5,6 +5,9 @@
 # Usage: bash tests/python/run.sh   (Linux x86_64 or aarch64; needs python3 and PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# The engine honours the proxy variables, as the official one does: its loopback test servers
+# are reached directly whatever the machine's proxy settings.
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 cargo rustc --locked --release --lib --features ffi --crate-type cdylib
 venv=${FLIPT_PY_VENV:-target/python-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod proxy;
 pub mod server;
 pub mod vectors;
 
@@ -57,4 +58,32 @@ impl Drop for Pump {
             let _ = t.join();
         }
     }
+}
+
+/// An example as a command. Under emulation (CI's arm64 run under qemu-user) the
+/// `FLIPT_TEST_RUNNER` variable names the emulator, as Cargo's target runner does for tests.
+#[allow(dead_code)]
+pub fn example_command(name: &str) -> std::process::Command {
+    let exe = example(name);
+    match std::env::var("FLIPT_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut cmd = std::process::Command::new(parts.next().unwrap_or_default());
+            cmd.args(parts).arg(exe);
+            cmd
+        }
+        _ => std::process::Command::new(exe),
+    }
+}
+
+/// `cargo test` builds the examples next to the test binaries.
+#[allow(dead_code)]
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} not built", path.display());
+    path
 }

@@ -252,8 +252,15 @@ fn serve(conn: Box<dyn Conn>, requests: &Mutex<Vec<Request>>, handler: &Mutex<Ha
     let mut reader = BufReader::new(conn);
     while let Some(req) = read_request(&mut reader) {
         requests.lock().unwrap().push(req.clone());
-        let reply = (handler.lock().unwrap())(&req);
-        if !respond(reader.get_mut(), reply) {
+        let mut reply = (handler.lock().unwrap())(&req);
+        // `Connection: close` (as a proxy forwarding one request asks): answer, then close.
+        let close = req
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        if let (true, Reply::Full { headers, .. }) = (close, &mut reply) {
+            headers.push(("Connection".into(), "close".into()));
+        }
+        if !respond(reader.get_mut(), reply) || close {
             return;
         }
     }
