@@ -213,3 +213,12 @@ fn client_from_file_reports_io_and_parse_errors() {
     assert_eq!(e.kind(), ErrorKind::InvalidJson);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_digest_of_any_type_is_ignored_as_the_engine_ignores_it() {
+    for digest in ["5", "null", "{}", "[1]", "\"short\""] {
+        let text = format!(r#"{{"namespace":{{"key":"default"}},"flags":[],"digest":{digest}}}"#);
+        let s = flipt_client::Snapshot::from_document(&text).unwrap();
+        assert_eq!(s.digest(), (digest == "\"short\"").then_some("short"), "{digest}");
+    }
+}

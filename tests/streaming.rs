@@ -232,3 +232,102 @@ fn close_while_the_stream_is_idle() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.count(), n, "no reconnect after close");
 }
+
+/// `doc(default, enabled)` with a v2 server's 40-character digest.
+fn doc_with_digest(enabled: bool, digest: &str) -> String {
+    doc("default", enabled).replace(r#""digest":"x""#, &format!(r#""digest":"{digest}""#))
+}
+
+/// A v2 server: the snapshot it holds (flag value and digest), served at the snapshot path;
+/// its stream sends that snapshot unless the request names its digest, and stays open.
+fn digest_server(
+    state: Arc<Mutex<(bool, String)>>,
+) -> (FakeServer, Arc<Mutex<Vec<Sender<Chunk>>>>) {
+    let senders: Arc<Mutex<Vec<Sender<Chunk>>>> = Arc::new(Mutex::new(Vec::new()));
+    let s = senders.clone();
+    let server = FakeServer::start(move |r| {
+        let (enabled, digest) = state.lock().unwrap().clone();
+        let body = doc_with_digest(enabled, &digest);
+        if !r.path().ends_with("/stream") {
+            return Reply::snapshot(&body, &digest);
+        }
+        let (tx, rx) = channel();
+        let has = r.target.split_once("?digest=").map(|(_, d)| d.to_string());
+        if has.as_deref() != Some(digest.as_str()) {
+            tx.send(Chunk::Data(stream_line(&body))).unwrap();
+        }
+        s.lock().unwrap().push(tx);
+        Reply::Stream(rx)
+    });
+    (server, senders)
+}
+
+const D1: &str = "0123456789abcdef0123456789abcdef01234567";
+const D2: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+#[test]
+fn a_reconnect_with_the_current_digest_receives_and_installs_nothing() {
+    let state = Arc::new(Mutex::new((true, D1.to_string())));
+    let (server, senders) = digest_server(state);
+    let client = client(&server, ErrorStrategy::Fail);
+    assert_eq!(enabled(&client), Some(true));
+    let generation = client.generation();
+    let first = sender(&senders, 0);
+    // The stream drops; the client reconnects, still naming what it holds.
+    first.send(Chunk::End).unwrap();
+    let _second = sender(&senders, 1);
+    let streams: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path().ends_with("/stream"))
+        .collect();
+    assert_eq!(streams.len(), 2);
+    for r in &streams {
+        assert_eq!(
+            r.target,
+            format!("/client/v2/environments/default/namespaces/default/stream?digest={D1}")
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(client.generation(), generation, "no snapshot line, nothing installed");
+    assert!(client.health().last_error.is_none());
+    client.close();
+}
+
+#[test]
+fn a_stale_digest_gets_the_new_snapshot() {
+    let state = Arc::new(Mutex::new((true, D1.to_string())));
+    let (server, senders) = digest_server(state.clone());
+    let client = client(&server, ErrorStrategy::Fail);
+    assert_eq!(enabled(&client), Some(true));
+    let first = sender(&senders, 0);
+    // The namespace changes while the client is between streams.
+    *state.lock().unwrap() = (false, D2.to_string());
+    first.send(Chunk::End).unwrap();
+    assert!(eventually(|| enabled(&client) == Some(false)));
+    assert_eq!(client.snapshot().digest(), Some(D2));
+    let stream = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path().ends_with("/stream"))
+        .nth(1)
+        .unwrap();
+    assert!(stream.target.ends_with(&format!("?digest={D1}")), "{}", stream.target);
+    client.close();
+}
+
+#[test]
+fn digests_that_are_not_40_characters_are_not_sent() {
+    let short = "0123456789abcdef0123456789abcdef"; // 32: the v1 ETag form
+    let state = Arc::new(Mutex::new((true, short.to_string())));
+    let (server, senders) = digest_server(state);
+    let client = client(&server, ErrorStrategy::Fail);
+    let _tx = sender(&senders, 0);
+    let stream = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path().ends_with("/stream"))
+        .unwrap();
+    assert!(!stream.target.contains("digest"), "{}", stream.target);
+    client.close();
+}

@@ -78,6 +78,44 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
     Some(Duration::from_secs(when.saturating_sub(now).max(0) as u64).min(BACKOFF_CAP))
 }
 
+/// Reads a body of at most `limit` bytes (after decompression; the reader enforces the limit
+/// too) without its buffer ever growing past the limit, as doubling a `Vec` would: a small
+/// compressed body that inflates far past `max_snapshot_size` costs at most that much memory.
+pub(crate) fn read_bounded(
+    mut reader: impl std::io::Read,
+    limit: u64,
+    size_hint: Option<u64>,
+) -> std::io::Result<Vec<u8>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    const CHUNK: usize = 64 * 1024;
+    let first = size_hint
+        .and_then(|h| usize::try_from(h).ok())
+        .unwrap_or(CHUNK)
+        .min(limit);
+    let mut out = Vec::with_capacity(first);
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.len() + n > limit {
+            return Err(ureq::Error::BodyExceedsLimit(limit as u64).into_io());
+        }
+        if out.capacity() < out.len() + n {
+            let grown = out
+                .capacity()
+                .saturating_mul(2)
+                .max(out.len() + n)
+                .min(limit);
+            out.reserve_exact(grown - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// What a successful snapshot request gave.
 pub(crate) enum Fetched {
     /// A new snapshot.
@@ -146,11 +184,20 @@ fn transport_error(e: ureq::Error, reading_body: bool) -> Failure {
         }
         ureq::Error::Protocol(_) => (K::Other, true),
         ureq::Error::BodyExceedsLimit(_) => (K::Body, false),
+        // A corrupt or truncated gzip body.
+        #[cfg(feature = "gzip")]
+        ureq::Error::Decompress(..) => (K::Body, false),
         // The proxy refused the tunnel (a 403 or 407): asking again will not help.
         ureq::Error::ConnectProxyFailed(_) => (K::Connect, false),
         _ => (K::Other, false),
     };
-    Failure::new(kind, format!("failed to make request: {e}"), retryable)
+    let message = match &e {
+        ureq::Error::BodyExceedsLimit(limit) => format!(
+            "response body exceeds the limit of {limit} bytes (max_snapshot_size; after decompression)"
+        ),
+        _ => format!("failed to make request: {e}"),
+    };
+    Failure::new(kind, message, retryable)
 }
 
 fn status_error(code: u16, url: &str, headers: &ureq::http::HeaderMap) -> Failure {
@@ -469,12 +516,13 @@ impl Fetcher {
                     ));
                 }
                 // A body cut short is a cut connection: retryable.
-                let body = response
+                let reader = response
                     .body_mut()
                     .with_config()
                     .limit(self.body_limit)
-                    .read_to_vec()
-                    .map_err(|e| transport_error(e, true))?;
+                    .reader();
+                let body = read_bounded(reader, self.body_limit, declared)
+                    .map_err(|e| transport_error(e.into(), true))?;
                 let parsed = std::str::from_utf8(&body)
                     .map_err(|e| {
                         SnapshotError::whole(format!(
@@ -512,9 +560,19 @@ impl Fetcher {
     }
 
     /// Opens the stream (retrying until response headers arrive) and returns its body.
-    pub(crate) fn open_stream(&mut self) -> Result<ureq::BodyReader<'static>, Error> {
+    /// `digest`, the digest of the snapshot we hold, is sent when it is 40 characters long
+    /// (the server refuses other lengths), so that the server skips sending that snapshot
+    /// again (docs/PROTOCOL.md §18.2).
+    pub(crate) fn open_stream(
+        &mut self,
+        digest: Option<&str>,
+    ) -> Result<ureq::BodyReader<'static>, Error> {
+        let url = match digest.filter(|d| d.chars().count() == 40) {
+            Some(d) => format!("{}?digest={}", self.stream_url, encode(d)),
+            None => self.stream_url.clone(),
+        };
         self.with_retries(|this| {
-            let url = this.stream_url.clone();
+            let url = url.clone();
             let response = this.get(&url, true)?;
             let code = response.status().as_u16();
             if !(200..300).contains(&code) {

@@ -131,7 +131,10 @@ fn stream(mut fetcher: Fetcher, updater: &mut Updater, stop: &Stop) {
         let good = Cell::new(false);
         let bad_run = Cell::new(0u32);
         let dropped = || bad_run.get() >= MAX_BAD_LINES;
-        match fetcher.open_stream() {
+        // What we hold (from the first fetch, an earlier stream line or the persisted file):
+        // the server need not send it again.
+        let digest = updater.store.snapshot().digest().map(str::to_string);
+        match fetcher.open_stream(digest.as_deref()) {
             Err(e) => {
                 let _ = updater.apply(Err(e));
             }

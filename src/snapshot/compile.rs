@@ -417,6 +417,9 @@ impl Builder {
 /// The server's document (docs/PROTOCOL.md §5): rule ids and ranks come from positions.
 pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotError> {
     let mut b = Builder::new(document.namespace.key, document.flags.len());
+    if let Some(miniserde::json::Value::String(d)) = document.digest {
+        b.snap.digest = Some(d.into_boxed_str());
+    }
     for (fi, f) in document.flags.into_iter().enumerate() {
         let rule_start = b.snap.rules.len();
         for (ri, rule) in f.rules.unwrap_or_default().into_iter().enumerate() {

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 pub(crate) struct Document {
     pub namespace: NamespaceRef,
     pub flags: Vec<DocFlag>,
+    /// The v2 server's digest of the snapshot (docs/PROTOCOL.md §18.2). Any JSON value: the
+    /// engine ignores the field, so a value of another type must not fail the document.
+    pub digest: Option<miniserde::json::Value>,
 }
 
 /// One message of the streaming endpoint: `{"result": Document}`.

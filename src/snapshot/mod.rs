@@ -41,6 +41,8 @@ pub use model::*;
 /// ```
 pub struct Snapshot {
     pub(crate) namespace: Arc<str>,
+    /// The server's digest of this snapshot (v2 servers send one in the document).
+    pub(crate) digest: Option<Box<str>>,
     pub(crate) flags: Vec<Flag>,
     /// What evaluations read first, by flag position (the index holds a copy by key).
     pub(crate) heads: Vec<FlagHead>,
@@ -237,6 +239,7 @@ impl Snapshot {
     pub fn empty(namespace: &str) -> Snapshot {
         Snapshot {
             namespace: Arc::from(namespace),
+            digest: None,
             flags: Vec::new(),
             heads: Vec::new(),
             index: FlagIndex::default(),
@@ -260,6 +263,21 @@ impl Snapshot {
     /// The namespace key the snapshot belongs to.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// The digest the server sent with this snapshot (a Flipt v2 server's document carries
+    /// one); `None` for other sources. A stream reopened with a 40-character digest skips a
+    /// snapshot the client already has.
+    ///
+    /// ```
+    /// let s = flipt_client::Snapshot::from_document(
+    ///     r#"{"namespace":{"key":"default"},"flags":[],"digest":"a3f1"}"#,
+    /// )?;
+    /// assert_eq!(s.digest(), Some("a3f1"));
+    /// # Ok::<(), flipt_client::SnapshotError>(())
+    /// ```
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
     }
 
     /// The number of flags.

@@ -60,6 +60,8 @@ pub enum Reply {
     Delay(Duration, Box<Reply>),
     /// A chunked response fed from a channel until `End`/`Abort` or the channel closes.
     Stream(Receiver<Chunk>),
+    /// A stream with extra response headers (e.g. `Content-Encoding`).
+    StreamWith(Vec<(String, String)>, Receiver<Chunk>),
 }
 
 impl Reply {
@@ -300,8 +302,13 @@ fn respond(w: &mut Box<dyn Conn>, reply: Reply) -> bool {
             std::thread::sleep(d);
             respond(w, *inner)
         }
-        Reply::Stream(rx) => {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        Reply::Stream(rx) => respond(w, Reply::StreamWith(Vec::new(), rx)),
+        Reply::StreamWith(headers, rx) => {
+            let mut head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n".to_string();
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
             if w.write_all(head.as_bytes()).is_err() || w.flush().is_err() {
                 return false;
             }
