@@ -219,6 +219,10 @@ fn a_digest_of_any_type_is_ignored_as_the_engine_ignores_it() {
     for digest in ["5", "null", "{}", "[1]", "\"short\""] {
         let text = format!(r#"{{"namespace":{{"key":"default"}},"flags":[],"digest":{digest}}}"#);
         let s = flipt_client::Snapshot::from_document(&text).unwrap();
-        assert_eq!(s.digest(), (digest == "\"short\"").then_some("short"), "{digest}");
+        assert_eq!(
+            s.digest(),
+            (digest == "\"short\"").then_some("short"),
+            "{digest}"
+        );
     }
 }

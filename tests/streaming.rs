@@ -289,7 +289,11 @@ fn a_reconnect_with_the_current_digest_receives_and_installs_nothing() {
         );
     }
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(client.generation(), generation, "no snapshot line, nothing installed");
+    assert_eq!(
+        client.generation(),
+        generation,
+        "no snapshot line, nothing installed"
+    );
     assert!(client.health().last_error.is_none());
     client.close();
 }
@@ -312,7 +316,11 @@ fn a_stale_digest_gets_the_new_snapshot() {
         .filter(|r| r.path().ends_with("/stream"))
         .nth(1)
         .unwrap();
-    assert!(stream.target.ends_with(&format!("?digest={D1}")), "{}", stream.target);
+    assert!(
+        stream.target.ends_with(&format!("?digest={D1}")),
+        "{}",
+        stream.target
+    );
     client.close();
 }
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 # The engine honours the proxy variables, as the official one does: its loopback test servers
 # are reached directly whatever the machine's proxy settings.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-cargo rustc --locked --release --lib --features ffi --crate-type cdylib
+cargo rustc --locked --release --lib --features ffi,gzip --crate-type cdylib
 cc -O1 -g -Wall -Wextra -Werror -o target/engine_smoke tests/c/engine_smoke.c -ldl
 # A seed of the bundled snapshot, in the engine's get_snapshot format.
 seed=target/engine-smoke-seed.b64

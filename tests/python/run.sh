@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 # The engine honours the proxy variables, as the official one does: its loopback test servers
 # are reached directly whatever the machine's proxy settings.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-cargo rustc --locked --release --lib --features ffi --crate-type cdylib
+cargo rustc --locked --release --lib --features ffi,gzip --crate-type cdylib
 venv=${FLIPT_PY_VENV:-target/python-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check flipt-client==1.4.5
