@@ -206,3 +206,24 @@ fn proxy_from_env_follows_http_proxy_and_no_proxy() {
     assert_eq!(proxy.seen().len(), 2);
     assert_eq!(server.count(), 5);
 }
+
+#[test]
+fn socks5_and_socks5h_proxies_carry_the_requests() {
+    use support::proxy::FakeSocks5;
+    let server = FakeServer::start(|_| Reply::snapshot(&doc("default", true), "e1"));
+    let socks = FakeSocks5::start();
+    for (scheme, url, want) in [
+        // socks5: the client resolves the name; socks5h: the proxy does.
+        ("socks5", server.url(), format!("127.0.0.1:{}", server.port)),
+        (
+            "socks5h",
+            format!("http://localhost:{}", server.port),
+            format!("localhost:{}", server.port),
+        ),
+    ] {
+        let proxy = format!("{scheme}://127.0.0.1:{}", socks.port);
+        let client = FliptClient::new(ClientOptions::new().url(url).proxy(proxy)).unwrap();
+        assert!(enabled(&client), "{scheme}");
+        assert_eq!(socks.seen().last(), Some(&want), "{scheme}");
+    }
+}

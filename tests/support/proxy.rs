@@ -128,3 +128,67 @@ fn serve(client: TcpStream, seen: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
     pipe(upstream, client);
     Ok(())
 }
+
+/// A SOCKS5 proxy without authentication: records each CONNECT target as `host:port`.
+pub struct FakeSocks5 {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeSocks5 {
+    pub fn start() -> FakeSocks5 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let _ = socks5(client, &s);
+                });
+            }
+        });
+        FakeSocks5 { port, seen }
+    }
+
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn socks5(mut client: TcpStream, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head)?;
+    let mut methods = vec![0u8; head[1] as usize];
+    client.read_exact(&mut methods)?;
+    client.write_all(&[5, 0])?;
+    let mut req = [0u8; 4];
+    client.read_exact(&mut req)?;
+    let host = match req[3] {
+        1 => {
+            let mut a = [0u8; 4];
+            client.read_exact(&mut a)?;
+            std::net::Ipv4Addr::from(a).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            client.read_exact(&mut len)?;
+            let mut name = vec![0u8; len[0] as usize];
+            client.read_exact(&mut name)?;
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        _ => return Ok(()),
+    };
+    let mut port = [0u8; 2];
+    client.read_exact(&mut port)?;
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    seen.lock().unwrap().push(target.clone());
+    let upstream = TcpStream::connect(&target)?;
+    client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?;
+    let (c2, u2) = (client.try_clone()?, upstream.try_clone()?);
+    let up = std::thread::spawn(move || pipe(c2, u2));
+    pipe(upstream, client);
+    let _ = up.join();
+    Ok(())
+}
