@@ -56,7 +56,9 @@ fn initial_fetch_sends_the_official_path_and_headers() {
         .unwrap()
         .starts_with("flipt-client-rust/"));
     assert_eq!(r.header("if-none-match"), None);
-    assert_eq!(r.header("accept-encoding"), None);
+    // Identity unless built with the gzip feature (docs/PROTOCOL.md §18.1).
+    let encoding = cfg!(feature = "gzip").then_some("gzip");
+    assert_eq!(r.header("accept-encoding"), encoding);
     assert_eq!(client.health().source, SnapshotSource::Server);
     client.close();
 }
