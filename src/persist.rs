@@ -9,8 +9,9 @@
 //! read it too.
 //!
 //! The temporary file is created exclusively under a random name (`O_CREAT | O_EXCL`, which
-//! never follows a symlink), readable by its owner only; the rename replaces a symlink planted
-//! at the final path instead of writing through it. Temporary files a crash left behind are
+//! never follows a symlink), readable by its owner only (mode 0600; on Windows, which has no
+//! modes, the file takes its directory's ACL); the rename replaces a symlink planted at the
+//! final path instead of writing through it. Temporary files a crash left behind are
 //! removed at start and after each write once they are [`ORPHAN_AGE`] old (a younger one may
 //! be another process's write in progress).
 

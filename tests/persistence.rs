@@ -327,6 +327,14 @@ fn a_missing_persist_directory_is_created_owner_only() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
+    // Windows has no mode bits: the directory and file take the parent's ACL. What holds is
+    // that both exist as what they should be and the client can replace the file.
+    #[cfg(windows)]
+    {
+        assert!(path.parent().unwrap().is_dir());
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.is_file() && !meta.permissions().readonly());
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
