@@ -193,13 +193,16 @@ impl FliptClient {
         let (initial, source) = match &options.snapshot {
             Some(seed) => {
                 let s = Snapshot::parse(seed)
-                    .map_err(|e| Error::Validation(format!("snapshot option: {e}")))?;
+                    .map_err(|e| Error::invalid("snapshot", format!("snapshot option: {e}")))?;
                 if s.namespace() != options.namespace {
-                    return Err(Error::Validation(format!(
-                        "snapshot option: the seed is for namespace {:?}, not {:?}",
-                        s.namespace(),
-                        options.namespace
-                    )));
+                    return Err(Error::invalid(
+                        "snapshot",
+                        format!(
+                            "snapshot option: the seed is for namespace {:?}, not {:?}",
+                            s.namespace(),
+                            options.namespace
+                        ),
+                    ));
                 }
                 (s, SnapshotSource::Seed)
             }
@@ -323,8 +326,9 @@ impl FliptClient {
             a.validate()?;
         }
         let Some(auth) = &self.inner.auth else {
-            return Err(Error::Validation(
-                "an offline client has no server to authenticate to".into(),
+            return Err(Error::invalid(
+                "authentication",
+                "an offline client has no server to authenticate to",
             ));
         };
         *auth.write().unwrap_or_else(|p| p.into_inner()) = authentication;

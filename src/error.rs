@@ -141,8 +141,8 @@ pub enum Error {
     },
     /// A snapshot could not be loaded.
     Snapshot(SnapshotError),
-    /// An invalid option or argument.
-    Validation(String),
+    /// An invalid option or argument; [`ValidationError::option`] names it.
+    Validation(ValidationError),
     /// The Flipt server could not be reached or answered with an error; the
     /// [`ServerError::kind`] tells which.
     Server(ServerError),
@@ -209,7 +209,8 @@ impl fmt::Display for Error {
             Error::Snapshot(e) => fmt::Display::fmt(e, f),
             Error::Server(e) => f.write_str(&e.message),
             Error::Io(e) => write!(f, "{}: {}", e.context, e.source),
-            Error::Validation(m) | Error::Internal(m) => f.write_str(m),
+            Error::Validation(e) => f.write_str(&e.message),
+            Error::Internal(m) => f.write_str(m),
         }
     }
 }
@@ -248,12 +249,63 @@ impl Error {
         })
     }
 
+    /// A validation error of `option` (e.g. `"request_timeout"`).
+    pub(crate) fn invalid(option: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Validation(ValidationError {
+            option: option.into(),
+            message: capped(message),
+        })
+    }
+
+    /// The validation error inside, if this is one.
+    pub fn as_validation(&self) -> Option<&ValidationError> {
+        match self {
+            Error::Validation(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The server error inside, if this is one.
     pub fn as_server(&self) -> Option<&ServerError> {
         match self {
             Error::Server(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// An invalid option or argument: which one ([`option`](ValidationError::option)), for
+/// programs, and what is wrong with it, for people (`Display` of the enclosing [`Error`]).
+///
+/// ```
+/// # #[cfg(feature = "net")] {
+/// use flipt_client::{ClientOptions, FliptClient};
+/// use std::time::Duration;
+///
+/// let err = FliptClient::new(ClientOptions::new().request_timeout(Duration::ZERO)).unwrap_err();
+/// let invalid = err.as_validation().unwrap();
+/// assert_eq!(invalid.option(), "request_timeout");
+/// assert!(err.to_string().starts_with("invalid option: request_timeout must be greater than zero"));
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    option: String,
+    message: String,
+}
+
+impl ValidationError {
+    /// The option or argument at fault, as its field is named, with a dotted path for nested
+    /// ones: `url`, `request_timeout`, `tls_config.ca_cert_file`, `proxy`, `persist_path`,
+    /// `snapshot`, `authentication`; for arguments, `flag_handle` or `options` (the C ABI's
+    /// options JSON).
+    pub fn option(&self) -> &str {
+        &self.option
+    }
+
+    /// What is wrong, as `Display` of the enclosing [`Error`] shows it (without its prefix).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 

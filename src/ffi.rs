@@ -248,7 +248,10 @@ fn start(opts: *const c_char) -> Engine {
         Ok(json) => json,
         Err(why) => return Engine::Failed(why),
     };
-    let built = options(json).map_err(Error::Validation).and_then(|o| {
+    // Each message starts with the key it is about (`fetch_mode: …`, `options: …`).
+    let invalid =
+        |m: String| Error::invalid(m.split(':').next().unwrap_or("options").to_string(), m);
+    let built = options(json).map_err(invalid).and_then(|o| {
         // Started as the engine starts: under `fail`, a failed first fetch leaves a client in
         // the error state that recovers when the server does.
         FliptClient::start(o, false)

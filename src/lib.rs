@@ -40,7 +40,7 @@ mod util;
 pub use client::{FlagHandle, FliptClient, WeakClient};
 pub use error::{
     Error, ErrorKind, FlagKey, IoError, RankList, ServerError, ServerErrorKind, SnapshotError,
-    MAX_ERROR_TEXT,
+    ValidationError, MAX_ERROR_TEXT,
 };
 pub use eval::context::Context;
 pub use eval::explain::{

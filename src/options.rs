@@ -48,11 +48,15 @@ impl Authentication {
             Authentication::ClientToken(t) | Authentication::Jwt(t) => t,
         };
         if token.trim().is_empty() {
-            return Err(Error::Validation("authentication token is empty".into()));
+            return Err(Error::invalid(
+                "authentication",
+                "authentication token is empty",
+            ));
         }
         if token.bytes().any(|b| b < 0x20 || b == 0x7F) {
-            return Err(Error::Validation(
-                "authentication token contains control characters".into(),
+            return Err(Error::invalid(
+                "authentication",
+                "authentication token contains control characters",
             ));
         }
         Ok(())
@@ -396,7 +400,7 @@ pub(crate) fn redacted_url(url: &str) -> std::borrow::Cow<'_, str> {
 /// fragment, and only characters a URI may hold.
 pub(crate) fn base_url(url: &str) -> Result<String, Error> {
     let shown = redacted_url(url);
-    let bad = |why: &str| Error::Validation(format!("url {shown:?}: {why}"));
+    let bad = |why: &str| Error::invalid("url", format!("url {shown:?}: {why}"));
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(bad("missing http:// or https://"));
     };
@@ -444,9 +448,10 @@ pub(crate) fn base_url(url: &str) -> Result<String, Error> {
 /// Rejects CR, LF and other control characters, which have no place in a header or a path.
 fn no_control_characters(what: &str, value: &str) -> Result<(), Error> {
     if value.chars().any(char::is_control) {
-        return Err(Error::Validation(format!(
-            "{what} contains control characters"
-        )));
+        return Err(Error::invalid(
+            what,
+            format!("{what} contains control characters"),
+        ));
     }
     Ok(())
 }
@@ -487,7 +492,8 @@ impl ClientOptions {
         self
     }
 
-    /// Sets the total timeout of one snapshot request (default 30 s).
+    /// Sets the total timeout of one snapshot request (default 30 s). For no limit, set the
+    /// field: `options.request_timeout = None`.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
         self
@@ -600,11 +606,11 @@ impl ClientOptions {
         base_url(&self.url)?;
         if let Proxy::Url(url) = &self.proxy {
             crate::net::proxy::ProxyUrl::parse(url).map_err(|why| {
-                Error::Validation(format!("proxy {:?}: {why}", redacted_proxy(url)))
+                Error::invalid("proxy", format!("proxy {:?}: {why}", redacted_proxy(url)))
             })?;
         }
         if self.namespace.is_empty() {
-            return Err(Error::Validation("namespace is empty".into()));
+            return Err(Error::invalid("namespace", "namespace is empty"));
         }
         no_control_characters("namespace", &self.namespace)?;
         no_control_characters("environment", &self.environment)?;
@@ -612,14 +618,15 @@ impl ClientOptions {
             no_control_characters("reference", r)?;
         }
         if self.update_interval < ClientOptions::MIN_UPDATE_INTERVAL {
-            return Err(Error::Validation(format!(
+            return Err(Error::invalid("update_interval", format!(
                 "update_interval must be at least 1s, not {:?} (use FliptClient::refresh to fetch at once)",
                 self.update_interval
             )));
         }
         if self.retry_backoff.is_zero() {
-            return Err(Error::Validation(
-                "retry_backoff must be greater than zero".into(),
+            return Err(Error::invalid(
+                "retry_backoff",
+                "retry_backoff must be greater than zero",
             ));
         }
         const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -632,27 +639,33 @@ impl ClientOptions {
         ];
         for (name, value) in too_long {
             if value.is_some_and(|v| v > YEAR) {
-                return Err(Error::Validation(format!("{name} must be at most a year")));
+                return Err(Error::invalid(
+                    name,
+                    format!("{name} must be at most a year"),
+                ));
             }
         }
         if self.request_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(Error::Validation(
-                "request_timeout must be greater than zero (leave it unset for no limit)".into(),
+            return Err(Error::invalid("request_timeout", 
+                "request_timeout must be greater than zero (set the field to None for no limit; the default is 30 s)",
             ));
         }
         if self.connect_timeout.is_zero() {
-            return Err(Error::Validation(
-                "connect_timeout must be greater than zero".into(),
+            return Err(Error::invalid(
+                "connect_timeout",
+                "connect_timeout must be greater than zero",
             ));
         }
         if self.initial_fetch_timeout.is_zero() && self.error_strategy == ErrorStrategy::Fail {
-            return Err(Error::Validation(
-                "initial_fetch_timeout of zero fails every start under ErrorStrategy::Fail".into(),
+            return Err(Error::invalid(
+                "initial_fetch_timeout",
+                "initial_fetch_timeout of zero fails every start under ErrorStrategy::Fail",
             ));
         }
         if self.max_snapshot_size == 0 {
-            return Err(Error::Validation(
-                "max_snapshot_size must be greater than zero".into(),
+            return Err(Error::invalid(
+                "max_snapshot_size",
+                "max_snapshot_size must be greater than zero",
             ));
         }
         if let Some(auth) = &self.authentication {

@@ -51,7 +51,7 @@ impl std::fmt::Display for PersistError {
 
 impl From<PersistError> for Error {
     fn from(e: PersistError) -> Error {
-        Error::Validation(format!("persist_path: {}", e.0))
+        Error::invalid("persist_path", format!("persist_path: {}", e.0))
     }
 }
 

@@ -198,8 +198,9 @@ impl Reader {
     #[inline(always)]
     pub(crate) fn for_handle(&mut self, store: &Arc<Store>) -> Result<(&Snapshot, u64), Error> {
         if !Arc::ptr_eq(store, &self.store) {
-            return Err(Error::Validation(
-                "the flag handle and the reader belong to different clients".into(),
+            return Err(Error::invalid(
+                "flag_handle",
+                "the flag handle and the reader belong to different clients",
             ));
         }
         let this = self.current()?;

@@ -291,11 +291,9 @@ pub(crate) struct Fetcher {
 fn routes(proxy: &Proxy) -> Result<Routes, Error> {
     Ok(match proxy {
         Proxy::Direct => Routes::default(),
-        Proxy::Url(url) => {
-            Routes::all_through(ProxyUrl::parse(url).map_err(|why| {
-                Error::Validation(format!("proxy {:?}: {why}", redacted_proxy(url)))
-            })?)
-        }
+        Proxy::Url(url) => Routes::all_through(ProxyUrl::parse(url).map_err(|why| {
+            Error::invalid("proxy", format!("proxy {:?}: {why}", redacted_proxy(url)))
+        })?),
         Proxy::FromEnv => {
             let (routes, warnings) = Routes::from_env(|name| std::env::var(name).ok());
             for w in warnings {

@@ -22,8 +22,16 @@ use ureq::unversioned::transport::{
     TransportAdapter,
 };
 
+/// A validation error whose message starts with the option it names (`tls_config.ca_cert_file
+/// /path: …`, `tls_config: …`).
 fn invalid(msg: impl Into<String>) -> Error {
-    Error::Validation(msg.into())
+    let msg = msg.into();
+    let option = msg
+        .split([':', ' '])
+        .next()
+        .unwrap_or("tls_config")
+        .to_string();
+    Error::invalid(option, msg)
 }
 
 /// PEM text from inline data, else from a file.

@@ -1,0 +1,77 @@
+//! Errors a program can act on: every invalid option is named by `ValidationError::option`,
+//! server errors chain to their cause and name the address, snapshot errors name the file and
+//! say what the input looked like.
+
+#![cfg(feature = "net")]
+
+mod support;
+
+use flipt_client::{Authentication, ClientOptions, ErrorKind, FliptClient, TlsConfig};
+use std::time::Duration;
+
+fn option_of(options: ClientOptions) -> (String, String) {
+    let err = FliptClient::new(options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+    let v = err.as_validation().expect("a validation error");
+    (v.option().to_string(), err.to_string())
+}
+
+#[test]
+fn every_invalid_option_is_named() {
+    let dir = std::env::temp_dir().join(format!("flipt-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let base = || ClientOptions::new().retry_backoff(Duration::from_millis(1));
+    let cases: Vec<(&str, ClientOptions)> = vec![
+        ("url", base().url("ftp://h")),
+        ("namespace", base().namespace("")),
+        ("environment", base().environment("a\nb")),
+        ("reference", base().reference("r\r")),
+        (
+            "update_interval",
+            base().update_interval(Duration::from_millis(10)),
+        ),
+        ("retry_backoff", base().retry_backoff(Duration::ZERO)),
+        ("request_timeout", base().request_timeout(Duration::ZERO)),
+        ("connect_timeout", base().connect_timeout(Duration::ZERO)),
+        (
+            "initial_fetch_timeout",
+            base().initial_fetch_timeout(Duration::ZERO),
+        ),
+        ("max_snapshot_size", base().max_snapshot_size(0)),
+        (
+            "authentication",
+            base().authentication(Authentication::client_token(" ")),
+        ),
+        ("proxy", base().proxy("ftp://p")),
+        ("snapshot", base().snapshot("not a snapshot")),
+        (
+            "tls_config.ca_cert_data",
+            base().tls_config(TlsConfig::new().ca_cert_data("not pem")),
+        ),
+        (
+            "tls_config.ca_cert_file",
+            base().tls_config(TlsConfig::new().ca_cert_file(dir.join("missing.pem"))),
+        ),
+        (
+            "persist_path",
+            base().persist_path(blocker.join("flags.json")),
+        ),
+    ];
+    for (want, options) in cases {
+        let (option, text) = option_of(options);
+        assert_eq!(option, want, "{text}");
+        assert!(text.starts_with("invalid option: "), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_zero_request_timeout_says_what_none_and_the_default_mean() {
+    let (_, text) = option_of(ClientOptions::new().request_timeout(Duration::ZERO));
+    assert_eq!(
+        text,
+        "invalid option: request_timeout must be greater than zero (set the field to None for no limit; the default is 30 s)"
+    );
+}
