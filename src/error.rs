@@ -220,6 +220,10 @@ impl std::error::Error for Error {
         match self {
             Error::Snapshot(e) => Some(e),
             Error::Io(e) => Some(&*e.source),
+            Error::Server(e) => e
+                .source
+                .as_deref()
+                .map(|s| s as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }
@@ -229,9 +233,20 @@ impl Error {
     /// A server error of `kind` with the engine's `message` (capped at [`MAX_ERROR_TEXT`]).
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn server(kind: ServerErrorKind, message: impl Into<String>) -> Error {
+        Error::server_caused(kind, message, None)
+    }
+
+    /// [`Error::server`] with the error that caused it, for `source()`.
+    #[cfg_attr(not(feature = "net"), allow(dead_code))]
+    pub(crate) fn server_caused(
+        kind: ServerErrorKind,
+        message: impl Into<String>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
         Error::Server(ServerError {
             kind,
             message: capped(message),
+            source,
         })
     }
 
@@ -351,11 +366,22 @@ pub enum ServerErrorKind {
 /// assert_eq!(err.as_server().map(|e| e.kind()), Some(ServerErrorKind::Connect));
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerError {
     kind: ServerErrorKind,
     message: String,
+    /// The I/O or TLS error behind a connection, TLS or body failure.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Two server errors are equal when their kind and text are (the sources are not compared).
+impl PartialEq for ServerError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for ServerError {}
 
 impl ServerError {
     /// What kind of failure this was.

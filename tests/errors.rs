@@ -75,3 +75,58 @@ fn a_zero_request_timeout_says_what_none_and_the_default_mean() {
         "invalid option: request_timeout must be greater than zero (set the field to None for no limit; the default is 30 s)"
     );
 }
+
+#[test]
+fn a_refused_connection_names_the_address_and_chains_to_the_io_error() {
+    use std::error::Error as _;
+    let url = support::server::refused_url();
+    let err = FliptClient::new(
+        ClientOptions::new()
+            .url(&url)
+            .retry_backoff(Duration::from_millis(1)),
+    )
+    .unwrap_err();
+    let server = err.as_server().unwrap();
+    assert_eq!(server.kind(), flipt_client::ServerErrorKind::Connect);
+    let address = url.trim_start_matches("http://");
+    assert!(
+        err.to_string().contains(&format!("(server {address})")),
+        "{err}"
+    );
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the io::Error is the source");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{io}");
+}
+
+#[test]
+fn https_to_a_plain_http_port_says_so() {
+    use std::io::{Read, Write};
+    // What a plain-HTTP server (nginx, say) does with a TLS ClientHello: a 400, in plain text.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let err = FliptClient::new(ClientOptions::new().url(format!("https://127.0.0.1:{port}")))
+        .unwrap_err();
+    assert_eq!(
+        err.as_server().map(|s| s.kind()),
+        Some(flipt_client::ServerErrorKind::Tls),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.ends_with("the server answered in plain HTTP: use http://"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(std::error::Error::source(&err).is_some());
+}

@@ -169,9 +169,29 @@ fn is_tls_failure(e: &std::io::Error) -> bool {
         .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
-/// Classifies a ureq error. `reading_body`: the response had started, so an I/O error means
-/// a body cut short.
-fn transport_error(e: ureq::Error, reading_body: bool) -> Failure {
+/// Whether a TLS failure is the server answering in plain HTTP (an `https://` URL for a
+/// plain-HTTP port): rustls then reads an HTTP response as a record of an unknown type.
+fn is_plain_http_answer(e: &ureq::Error) -> bool {
+    let plain = |r: &rustls::Error| {
+        matches!(
+            r,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        )
+    };
+    match e {
+        ureq::Error::Rustls(r) => plain(r),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(plain),
+        _ => false,
+    }
+}
+
+/// Classifies a ureq error from a request to `url`. `reading_body`: the response had started,
+/// so an I/O error means a body cut short. Connection and TLS failures name the server's
+/// host and port; the I/O or TLS error becomes the error's `source()`.
+fn transport_error(e: ureq::Error, reading_body: bool, url: &str) -> Failure {
     use ServerErrorKind as K;
     let (kind, retryable) = match &e {
         ureq::Error::Timeout(_) => (K::Timeout, true),
@@ -191,13 +211,30 @@ fn transport_error(e: ureq::Error, reading_body: bool) -> Failure {
         ureq::Error::ConnectProxyFailed(_) => (K::Connect, false),
         _ => (K::Other, false),
     };
-    let message = match &e {
+    let mut message = match &e {
         ureq::Error::BodyExceedsLimit(limit) => format!(
             "response body exceeds the limit of {limit} bytes (max_snapshot_size; after decompression)"
         ),
         _ => format!("failed to make request: {e}"),
     };
-    Failure::new(kind, message, retryable)
+    if matches!(kind, K::Connect | K::Tls | K::Timeout) {
+        if let Some((_, host, port)) = origin(url) {
+            message.push_str(&format!(" (server {host}:{port})"));
+        }
+    }
+    if is_plain_http_answer(&e) {
+        message.push_str(": the server answered in plain HTTP: use http://");
+    }
+    let source: Option<Arc<dyn std::error::Error + Send + Sync>> = match e {
+        ureq::Error::Io(io) => Some(Arc::new(io)),
+        ureq::Error::Rustls(r) => Some(Arc::new(r)),
+        _ => None,
+    };
+    Failure {
+        error: Error::server_caused(kind, message, source),
+        retryable,
+        wait: None,
+    }
 }
 
 fn status_error(code: u16, url: &str, headers: &ureq::http::HeaderMap) -> Failure {
@@ -408,7 +445,7 @@ impl Fetcher {
                 (Some(t), true) => config.timeout_recv_response(Some(t)).build(),
                 (None, _) => config.build(),
             };
-            let response = req.call().map_err(|e| transport_error(e, false))?;
+            let response = req.call().map_err(|e| transport_error(e, false, &url))?;
             let code = response.status().as_u16();
             if !matches!(code, 301 | 302 | 303 | 307 | 308) {
                 return Ok(response);
@@ -520,7 +557,7 @@ impl Fetcher {
                     .limit(self.body_limit)
                     .reader();
                 let body = read_bounded(reader, self.body_limit, declared)
-                    .map_err(|e| transport_error(e.into(), true))?;
+                    .map_err(|e| transport_error(e.into(), true, &url))?;
                 let parsed = std::str::from_utf8(&body)
                     .map_err(|e| {
                         SnapshotError::whole(format!(
