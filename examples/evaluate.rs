@@ -141,8 +141,8 @@ fn load_client(args: &Args) -> Result<FliptClient, String> {
     let seed = match args.snapshot.as_deref() {
         None => None,
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            Some(Snapshot::parse_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?)
+            // Its errors name the file.
+            Some(Snapshot::from_file(path).map_err(|e| e.to_string())?)
         }
     };
     if let Some(url) = &args.url {

@@ -483,10 +483,7 @@ impl FliptClient {
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn from_snapshot_file(path: impl AsRef<Path>) -> Result<FliptClient, Error> {
-        let path = path.as_ref();
-        let bytes = crate::snapshot::cache::read_file(path, crate::util::DEFAULT_MAX_SNAPSHOT_SIZE)
-            .map_err(|e| Error::io(format!("cannot read snapshot file {}", path.display()), e))?;
-        Ok(FliptClient::from_snapshot(Snapshot::parse_bytes(&bytes)?))
+        Ok(FliptClient::from_snapshot(Snapshot::from_file(path)?))
     }
 
     /// The namespace this client evaluates in.

@@ -564,6 +564,8 @@ impl From<SnapshotError> for Error {
 pub struct SnapshotError {
     path: Option<String>,
     message: String,
+    /// The file the snapshot was read from, when it came from one.
+    file: Option<std::path::PathBuf>,
 }
 
 impl SnapshotError {
@@ -571,6 +573,7 @@ impl SnapshotError {
         SnapshotError {
             path: Some(capped(path)),
             message: capped(message),
+            file: None,
         }
     }
 
@@ -578,7 +581,19 @@ impl SnapshotError {
         SnapshotError {
             path: None,
             message: capped(message),
+            file: None,
         }
+    }
+
+    /// The same error, for a snapshot read from `file`.
+    pub(crate) fn in_file(mut self, file: &std::path::Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    /// The file the snapshot was read from ([`crate::FliptClient::from_snapshot_file`]).
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
     }
 
     /// The same error for a snapshot embedded at `parent` (`snapshot.flags[0].name`).
@@ -590,6 +605,7 @@ impl SnapshotError {
         SnapshotError {
             path: Some(capped(path)),
             message: self.message,
+            file: self.file,
         }
     }
 
@@ -607,6 +623,17 @@ impl SnapshotError {
 
 impl fmt::Display for SnapshotError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            return match &self.path {
+                Some(path) if !path.is_empty() => write!(
+                    f,
+                    "invalid snapshot: {}: {path}: {}",
+                    file.display(),
+                    self.message
+                ),
+                _ => write!(f, "invalid snapshot: {}: {}", file.display(), self.message),
+            };
+        }
         match &self.path {
             Some(path) if !path.is_empty() => {
                 write!(f, "invalid snapshot: {path}: {}", self.message)

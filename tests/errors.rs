@@ -130,3 +130,54 @@ fn https_to_a_plain_http_port_says_so() {
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn a_snapshot_file_error_names_the_file() {
+    let dir = std::env::temp_dir().join(format!("flipt-errors-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flags.json");
+    std::fs::write(
+        &path,
+        r#"{"namespace":{"key":"default"},"flags":[{"key":"a"}]}"#,
+    )
+    .unwrap();
+    let err = FliptClient::from_snapshot_file(&path).unwrap_err();
+    let flipt_client::Error::Snapshot(e) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(e.file(), Some(path.as_path()));
+    assert_eq!(e.path(), Some("flags[0].name"));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "error parsing json: invalid snapshot: {}: flags[0].name: missing required field",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn text_that_is_neither_json_nor_base64_is_not_a_snapshot() {
+    for (input, head) in [
+        (
+            "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
+            "<!DOCTYPE html><html><body>502 Bad Gatew",
+        ),
+        (
+            "namespace: default\nflags: []\n",
+            "namespace: default\nflags: []\n",
+        ),
+    ] {
+        let err = flipt_client::Snapshot::parse(input).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid snapshot: not a snapshot: expected a JSON document or a base64 seed; the input starts with {head:?}"
+            )
+        );
+    }
+    // Base64 that is not a seed keeps the base64 diagnosis.
+    let err = flipt_client::Snapshot::parse("bm90IGpzb24=").unwrap_err();
+    assert!(err.to_string().contains("invalid snapshot"), "{err}");
+}

@@ -223,6 +223,14 @@ impl Snapshot {
             }
         } else if trimmed.is_empty() {
             Err(SnapshotError::whole("empty input"))
+        } else if !trimmed.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace()
+        }) {
+            // Neither JSON nor base64: an HTML error page, a YAML file, a wrong path.
+            let head: String = trimmed.chars().take(40).collect();
+            Err(SnapshotError::whole(format!(
+                "not a snapshot: expected a JSON document or a base64 seed; the input starts with {head:?}"
+            )))
         } else {
             Snapshot::from_base64(input)
         }
@@ -233,6 +241,29 @@ impl Snapshot {
         let text = std::str::from_utf8(input)
             .map_err(|e| SnapshotError::whole(format!("snapshot is not UTF-8: {e}")))?;
         Snapshot::parse(text)
+    }
+
+    /// Reads a snapshot file in any format [`Snapshot::parse`] accepts (the `persist_path`
+    /// cache file included), of at most 64 MiB plus a cache file's header.
+    ///
+    /// Errors: [`Error::Io`](crate::Error::Io) if the file cannot be read or is over the limit
+    /// (its `source()` is the [`std::io::Error`]); [`Error::Snapshot`](crate::Error::Snapshot)
+    /// if it is not a snapshot, naming the file ([`SnapshotError::file`]).
+    ///
+    /// ```
+    /// let s = flipt_client::Snapshot::from_file("examples/data/snapshot.json")?;
+    /// assert_eq!(s.len(), 2);
+    /// let err = flipt_client::Snapshot::from_file("README.md").unwrap_err();
+    /// assert!(err.to_string().contains("invalid snapshot: README.md: not a snapshot"), "{err}");
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Snapshot, crate::Error> {
+        let path = path.as_ref();
+        let bytes =
+            cache::read_file(path, crate::util::DEFAULT_MAX_SNAPSHOT_SIZE).map_err(|e| {
+                crate::Error::io(format!("cannot read snapshot file {}", path.display()), e)
+            })?;
+        Ok(Snapshot::parse_bytes(&bytes).map_err(|e| e.in_file(path))?)
     }
 
     /// An empty snapshot of `namespace`: every flag is "not found".
