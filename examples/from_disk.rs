@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 health.source,
                 health.snapshot_age().as_secs_f64(),
                 match &health.last_error {
-                    Some((_, e)) => format!("; last update failed: {e}"),
+                    Some(last) => format!("; last update failed: {}", last.error),
                     None => String::new(),
                 }
             ),

@@ -62,4 +62,4 @@ pub use snapshot::changes::SnapshotChange;
 pub use snapshot::{
     ConstraintType, FlagInfo, FlagType, MatchType, SegmentOperator, Snapshot, VariantInfo,
 };
-pub use store::{Health, SnapshotSource};
+pub use store::{Health, LastError, SnapshotSource};

@@ -27,8 +27,45 @@ pub enum SnapshotSource {
     Empty,
 }
 
-/// The state of the client's updates, from [`crate::FliptClient::health`].
-#[derive(Debug, Clone)]
+/// An update failure and when it happened, in [`Health::last_error`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct LastError {
+    /// When the update failed.
+    pub at: SystemTime,
+    /// Why.
+    pub error: Error,
+}
+
+impl std::fmt::Debug for LastError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastError")
+            .field("at", &Rfc3339(self.at))
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// A time that `Debug` shows as UTC RFC 3339, not as raw seconds.
+struct Rfc3339(SystemTime);
+
+impl std::fmt::Debug for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::util::datetime::format_rfc3339(self.0))
+    }
+}
+
+/// The state of the client's updates, from [`crate::FliptClient::health`]. Its `Debug` shows
+/// times in RFC 3339.
+///
+/// ```
+/// let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+/// let shown = format!("{:?}", client.health());
+/// assert!(shown.starts_with("Health { generation: 1, source: Local, installed_at: 20"), "{shown}");
+/// assert!(shown.ends_with("Z, last_success: None, last_error: None }"), "{shown}");
+/// # Ok::<(), flipt_client::Error>(())
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Health {
     /// Increases with every installed snapshot.
@@ -40,7 +77,19 @@ pub struct Health {
     /// When the server last answered successfully (a new snapshot or "not modified").
     pub last_success: Option<SystemTime>,
     /// The last update failure and when it happened; cleared by the next success.
-    pub last_error: Option<(SystemTime, Error)>,
+    pub last_error: Option<LastError>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("generation", &self.generation)
+            .field("source", &self.source)
+            .field("installed_at", &Rfc3339(self.installed_at))
+            .field("last_success", &self.last_success.map(Rfc3339))
+            .field("last_error", &self.last_error)
+            .finish()
+    }
 }
 
 impl Health {
@@ -166,7 +215,10 @@ impl Store {
 
     #[cfg_attr(not(feature = "net"), allow(dead_code))]
     pub(crate) fn record_error(&self, error: Error) {
-        self.health_mut().last_error = Some((SystemTime::now(), error));
+        self.health_mut().last_error = Some(LastError {
+            at: SystemTime::now(),
+            error,
+        });
     }
 
     /// The first fetch outlived the constructor's wait: unless the update thread has reported
@@ -183,7 +235,10 @@ impl Store {
             cur.error = Some(Arc::new(error.clone()));
             self.version.0.fetch_add(1, Ordering::Release);
         }
-        h.last_error = Some((SystemTime::now(), error));
+        h.last_error = Some(LastError {
+            at: SystemTime::now(),
+            error,
+        });
     }
 
     /// The current snapshot, or the stored error. The lock is released before returning.

@@ -278,7 +278,7 @@ fn garbage_never_replaces_a_good_snapshot() {
         fallback.health().last_error.is_some()
     }));
     assert!(enabled(&fallback).unwrap());
-    let (_, e) = fallback.health().last_error.unwrap();
+    let flipt_client::LastError { error: e, .. } = fallback.health().last_error.unwrap();
     assert!(
         e.to_string()
             .starts_with("error parsing json: invalid snapshot: failed to parse response body:"),

@@ -140,7 +140,7 @@ fn fallback_without_a_seed_waits_only_its_deadline() {
     let health = client.health();
     assert_eq!(health.source, SnapshotSource::Empty);
     // The outage is visible: the first fetch is overdue.
-    let (_, err) = health
+    let flipt_client::LastError { error: err, .. } = health
         .last_error
         .expect("health reports the overdue first fetch");
     assert_eq!(server_kind(&err), Some(ServerErrorKind::Timeout), "{err}");
@@ -532,7 +532,7 @@ fn a_document_of_another_namespace_never_replaces_the_snapshot() {
     assert_eq!(client.generation(), generation);
     assert!(enabled(&client).unwrap());
     assert_eq!(client.snapshot().namespace(), "default");
-    let (_, e) = client.health().last_error.unwrap();
+    let flipt_client::LastError { error: e, .. } = client.health().last_error.unwrap();
     assert!(e.to_string().contains("namespace"), "{e}");
 }
 
@@ -610,7 +610,7 @@ fn a_50_mb_error_line_is_stored_capped() {
         &text[..200]
     );
     assert!(text.contains("more bytes)"));
-    let (_, stored) = client.health().last_error.unwrap();
+    let flipt_client::LastError { error: stored, .. } = client.health().last_error.unwrap();
     assert!(stored.to_string().len() < 2 * flipt_client::MAX_ERROR_TEXT);
     client.close();
 }
@@ -622,7 +622,7 @@ fn a_stream_line_over_the_limit_is_dropped() {
     big.push_str(&" ".repeat(8192));
     tx.send(Chunk::Data(stream_line(&big))).unwrap();
     assert!(eventually(|| client.health().last_error.is_some()));
-    let (_, e) = client.health().last_error.unwrap();
+    let flipt_client::LastError { error: e, .. } = client.health().last_error.unwrap();
     assert!(e.to_string().contains("max_snapshot_size"), "{e}");
     // The next line within the limit is read normally.
     tx.send(Chunk::Data(stream_line(&doc("default", false))))

@@ -124,7 +124,7 @@ fn error_lines_and_garbage_never_replace_a_good_snapshot() {
     let last_error = |c: &FliptClient| {
         c.health()
             .last_error
-            .map(|(_, e)| e.to_string())
+            .map(|last| last.error.to_string())
             .unwrap_or_default()
     };
     tx.send(Chunk::Data(
