@@ -157,17 +157,27 @@ impl Reader {
     }
 
     /// [`crate::FliptClient::evaluate_variant_or`] through this reader: never fails, never
-    /// allocates. The answer is the evaluated variant key, or `default`.
+    /// allocates. The same [`VariantOr`] as on the client and on handles, with the evaluation
+    /// borrowing this reader's snapshot.
+    ///
+    /// ```
+    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
+    /// let mut reader = client.reader();
+    /// let ctx = [("plan", "pro"), ("age", "30")];
+    /// assert_eq!(reader.evaluate_variant_or("checkout-theme", "user-1", &ctx, "plain").variant_key(), "blue");
+    /// assert!(reader.evaluate_variant_or("no-such-flag", "user-1", &ctx, "plain").is_default());
+    /// # Ok::<(), flipt_client::Error>(())
+    /// ```
     pub fn evaluate_variant_or<'a, C: Context + ?Sized>(
         &'a mut self,
         flag_key: &str,
         entity_id: &str,
         context: &C,
         default: &'a str,
-    ) -> &'a str {
+    ) -> VariantOr<'a, &'a Snapshot> {
         self.sync();
         if self.error.is_some() {
-            return default;
+            return VariantOr::Default(default);
         }
         let this: &'a Self = self;
         eval::variant_opt(
@@ -177,7 +187,7 @@ impl Reader {
             entity_id,
             context,
         )
-        .map_or(default, |r| r.into_variant_key())
+        .map_or(VariantOr::Default(default), VariantOr::Evaluated)
     }
 
     /// The snapshot this reader evaluates (caught up with the client first), even when an

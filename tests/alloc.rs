@@ -300,6 +300,7 @@ fn evaluations_through_a_reader_allocate_nothing() {
                         .map(|r| r.variant_key().len());
                     let or = reader
                         .evaluate_variant_or(&case.flag, &case.entity, &case.context, "d")
+                        .variant_key()
                         .len();
                     by_key.is_ok() && by_key == by_handle && by_key == Ok(or)
                 }

@@ -450,20 +450,32 @@ impl<C: ?Sized> Clone for EvaluationRequest<'_, C> {
 }
 impl<C: ?Sized> Copy for EvaluationRequest<'_, C> {}
 
-/// The answer of [`crate::FliptClient::evaluate_variant_or`]: the evaluation, or the caller's
-/// default when the evaluation failed. Building it never allocates.
+/// The answer of the `evaluate_variant_or` helpers (on [`crate::FliptClient`],
+/// [`crate::FlagHandle`] and [`crate::Reader`]): the evaluation, or the caller's default when
+/// the evaluation failed. Building it never allocates. `S` is how the evaluation holds its
+/// snapshot, as in [`VariantEvaluation`]: an `Arc` from the client and handles, a borrow from
+/// a reader.
 ///
 /// A flag that evaluates without a match is not a failure: its (empty) variant key is the
 /// answer, as in the official engine.
-#[derive(Debug, Clone)]
-pub enum VariantOr<'d> {
+#[derive(Clone)]
+pub enum VariantOr<'d, S = Arc<Snapshot>> {
     /// The flag was evaluated.
-    Evaluated(VariantEvaluation),
+    Evaluated(VariantEvaluation<S>),
     /// The evaluation failed; this is the caller's default.
     Default(&'d str),
 }
 
-impl VariantOr<'_> {
+impl<S: Deref<Target = Snapshot>> fmt::Debug for VariantOr<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VariantOr::Evaluated(r) => f.debug_tuple("Evaluated").field(r).finish(),
+            VariantOr::Default(d) => f.debug_tuple("Default").field(d).finish(),
+        }
+    }
+}
+
+impl<S: Deref<Target = Snapshot>> VariantOr<'_, S> {
     /// The evaluated variant key, or the default.
     pub fn variant_key(&self) -> &str {
         match self {
@@ -478,7 +490,7 @@ impl VariantOr<'_> {
     }
 
     /// The evaluation, unless it failed.
-    pub fn evaluation(&self) -> Option<&VariantEvaluation> {
+    pub fn evaluation(&self) -> Option<&VariantEvaluation<S>> {
         match self {
             VariantOr::Evaluated(r) => Some(r),
             VariantOr::Default(_) => None,
