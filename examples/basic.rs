@@ -7,7 +7,16 @@
 use flipt_client::{Authentication, ClientOptions, FliptClient};
 use std::collections::HashMap;
 
+const USAGE: &str = "usage: basic
+
+Connects to FLIPT_URL (default http://localhost:8080) with FLIPT_CLIENT_TOKEN, if set,
+evaluates a variant and a boolean flag, and closes the client.";
+
 fn main() -> Result<(), flipt_client::Error> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let url = std::env::var("FLIPT_URL").unwrap_or_else(|_| "http://localhost:8080".into());
     let mut options = ClientOptions::new().url(url).namespace("default");
     if let Ok(token) = std::env::var("FLIPT_CLIENT_TOKEN") {

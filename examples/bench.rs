@@ -255,11 +255,15 @@ fn scaling(client: &FliptClient, work: &[Item<'_>], threads: usize) -> (f64, f64
     )
 }
 
+const USAGE: &str = "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--repeat N] [--show-passes] [--threads N]";
+
 fn main() {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
     let (Some(snapshot_path), Some(requests_path)) = (arg("--snapshot"), arg("--requests")) else {
-        eprintln!(
-            "usage: bench --snapshot FILE --requests FILE.jsonl [--passes N] [--shuffle] [--repeat N] [--show-passes] [--threads N]"
-        );
+        eprintln!("{USAGE}");
         std::process::exit(2);
     };
     let passes: usize = arg("--passes").and_then(|p| p.parse().ok()).unwrap_or(15);

@@ -22,7 +22,16 @@ struct Player {
     beta: bool,
 }
 
+const USAGE: &str = "usage: game_loop [--frames N]
+
+Evaluates the bundled snapshot's flags every frame for N frames (default 100000) and prints
+the cost per frame and the allocations made by the frame loop (none).";
+
 fn main() -> Result<(), flipt_client::Error> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let frames: u64 = std::env::args()
         .skip_while(|a| a != "--frames")
         .nth(1)

@@ -35,8 +35,17 @@ fn evaluate_booleans(client: &FliptClient, requests: &[Request<'_>]) -> usize {
         .count()
 }
 
+const USAGE: &str = "usage: profile SNAPSHOT REQUESTS.jsonl
+
+Evaluates every request of the workload once (variant and boolean requests in functions of
+their own, for callgrind's --toggle-collect) and prints how many of each it ran.";
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
     let (Some(snapshot), Some(requests)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: profile SNAPSHOT REQUESTS.jsonl");
         std::process::exit(2);

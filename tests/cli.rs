@@ -231,8 +231,23 @@ fn from_disk_persists_to_its_cache_and_never_writes_the_bundled_snapshot() {
 }
 
 #[test]
-fn from_disk_answers_help() {
-    let out = run("from_disk").arg("--help").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: from_disk"));
+fn every_example_answers_help_and_exits_0() {
+    for name in [
+        "basic",
+        "bench",
+        "evaluate",
+        "from_disk",
+        "game_loop",
+        "profile",
+    ] {
+        for flag in ["--help", "-h"] {
+            let out = run(name).arg(flag).output().unwrap();
+            assert!(out.status.success(), "{name} {flag}: {:?}", out.status);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.starts_with(&format!("usage: {name}")),
+                "{name} {flag}: {text}"
+            );
+        }
+    }
 }
