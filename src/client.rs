@@ -4,7 +4,8 @@
 use crate::error::ServerErrorKind;
 use crate::error::{Error, FlagKey};
 use crate::eval::explain::{self, Explanation};
-use crate::eval::{self, result::*, Context, Miss};
+use crate::eval::{self, result::*, Context};
+use crate::handle::FlagHandle;
 #[cfg(feature = "net")]
 use crate::net::{http::Fetcher, poller::Poller, stop::Stop};
 #[cfg(feature = "net")]
@@ -17,7 +18,6 @@ use crate::snapshot::{FlagInfo, FlagType, Snapshot};
 use crate::store::{Health, SnapshotSource, Store};
 #[cfg(feature = "net")]
 use crate::update::Updater;
-use std::cell::Cell;
 use std::path::Path;
 #[cfg(feature = "net")]
 use std::sync::mpsc::RecvTimeoutError;
@@ -47,7 +47,7 @@ use std::sync::{Mutex, RwLock};
 /// ```
 #[derive(Clone)]
 pub struct FliptClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// A reference to a [`FliptClient`] that does not keep it alive: what a change listener
@@ -95,9 +95,9 @@ impl std::fmt::Debug for WeakClient {
     }
 }
 
-struct Inner {
-    namespace: Arc<str>,
-    store: Arc<Store>,
+pub(crate) struct Inner {
+    pub(crate) namespace: Arc<str>,
+    pub(crate) store: Arc<Store>,
     /// Credentials for the next request; `None` for offline clients.
     #[cfg(feature = "net")]
     auth: Option<Arc<RwLock<Option<Authentication>>>>,
@@ -406,7 +406,7 @@ impl FliptClient {
     /// A handle for evaluating one flag in a hot loop: it remembers where the flag is in the
     /// current snapshot, so evaluations skip the key lookup, and finds it again when a new
     /// snapshot is installed. Allocation-free like every evaluation. A handle keeps the
-    /// client alive; it is `Send` but not `Sync` (give each thread its own, or clone it).
+    /// client alive; it is `Send + Sync`, so it can sit in a struct shared across threads.
     ///
     /// ```
     /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
@@ -416,11 +416,7 @@ impl FliptClient {
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     pub fn flag(&self, flag_key: &str) -> FlagHandle {
-        FlagHandle {
-            client: self.clone(),
-            key: FlagKey::from(flag_key),
-            cache: Cell::new(None),
-        }
+        FlagHandle::new(self.clone(), FlagKey::from(flag_key))
     }
 
     /// A [`Reader`] for the calling thread: evaluations through it take no lock and write
@@ -688,185 +684,5 @@ impl FliptClient {
     /// [`FliptClient::from_snapshot_json`].
     pub fn get_snapshot(&self) -> Result<String, Error> {
         Ok(self.inner.store.load()?.to_base64())
-    }
-}
-
-/// A flag resolved once per snapshot; see [`FliptClient::flag`].
-#[derive(Clone)]
-pub struct FlagHandle {
-    client: FliptClient,
-    key: FlagKey,
-    /// Generation of the snapshot the position was resolved in, and the position (`None`:
-    /// not in that snapshot).
-    cache: Cell<Option<(u64, Option<u32>)>>,
-}
-
-impl std::fmt::Debug for FlagHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FlagHandle")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FlagHandle {
-    /// The flag key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// The flag's position in `snapshot` (of generation `generation`), from the cache.
-    #[inline]
-    fn position(&self, snapshot: &Snapshot, generation: u64) -> Option<u32> {
-        match self.cache.get() {
-            Some((g, pos)) if g == generation => pos,
-            _ => {
-                let pos = if snapshot.namespace() == &*self.client.inner.namespace {
-                    snapshot.flag(&self.key).map(|(i, _)| i)
-                } else {
-                    None
-                };
-                self.cache.set(Some((generation, pos)));
-                pos
-            }
-        }
-    }
-
-    /// The flag's position in `snapshot` if it has type `want`: the one lookup behind every
-    /// evaluation through the handle.
-    #[inline]
-    fn locate(&self, snapshot: &Snapshot, generation: u64, want: FlagType) -> Result<u32, Miss> {
-        let pos = self.position(snapshot, generation).ok_or(Miss::NotFound)?;
-        match snapshot.heads.get(pos as usize) {
-            Some(head) if head.boolean == (want == FlagType::Boolean) => Ok(pos),
-            _ => Err(Miss::WrongType(want)),
-        }
-    }
-
-    /// The engine's error for a miss. Shares the handle's key and the client's namespace: no
-    /// allocation, whatever the key's length.
-    #[cold]
-    #[inline(never)]
-    fn miss_error(&self, miss: Miss) -> Error {
-        match miss {
-            Miss::NotFound => Error::FlagNotFound {
-                namespace: Arc::clone(&self.client.inner.namespace),
-                flag_key: self.key.clone(),
-            },
-            Miss::WrongType(expected) => Error::WrongFlagType {
-                flag_key: self.key.clone(),
-                expected,
-            },
-        }
-    }
-
-    /// The current snapshot and the flag's position, if the flag has type `want`.
-    #[inline]
-    fn resolve_as(&self, want: FlagType) -> Result<(Arc<Snapshot>, u32), Error> {
-        let (snapshot, generation) = self.client.inner.store.load_with_generation()?;
-        let pos = self
-            .locate(&snapshot, generation, want)
-            .map_err(|m| self.miss_error(m))?;
-        Ok((snapshot, pos))
-    }
-
-    /// Like `resolve_as`, but `None` instead of an error.
-    #[inline]
-    fn try_resolve_as(&self, want: FlagType) -> Option<(Arc<Snapshot>, u32)> {
-        let (snapshot, generation) = self.client.inner.store.try_load_with_generation()?;
-        let pos = self.locate(&snapshot, generation, want).ok()?;
-        Some((snapshot, pos))
-    }
-
-    /// [`FliptClient::evaluate_variant`] for this flag.
-    pub fn evaluate_variant<C: Context + ?Sized>(
-        &self,
-        entity_id: &str,
-        context: &C,
-    ) -> Result<VariantEvaluation, Error> {
-        let (snapshot, pos) = self.resolve_as(FlagType::Variant)?;
-        eval::variant_at(snapshot, pos, entity_id, context)
-    }
-
-    /// [`FliptClient::evaluate_boolean`] for this flag.
-    pub fn evaluate_boolean<C: Context + ?Sized>(
-        &self,
-        entity_id: &str,
-        context: &C,
-    ) -> Result<BooleanEvaluation, Error> {
-        let (snapshot, pos) = self.resolve_as(FlagType::Boolean)?;
-        eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
-    }
-
-    /// The flag's position in a reader's snapshot, if it has type `want`.
-    #[inline]
-    fn resolve_in<'r>(
-        &self,
-        reader: &'r mut Reader,
-        want: FlagType,
-    ) -> Result<(&'r Snapshot, u32), Error> {
-        let (snapshot, generation) = reader.for_handle(&self.client.inner.store)?;
-        let pos = self
-            .locate(snapshot, generation, want)
-            .map_err(|m| self.miss_error(m))?;
-        Ok((snapshot, pos))
-    }
-
-    /// [`FlagHandle::evaluate_variant`] through a [`Reader`] of the same client: no lock, no
-    /// key lookup, no shared writes.
-    ///
-    /// ```
-    /// # let client = flipt_client::FliptClient::from_snapshot_file("examples/data/snapshot.json")?;
-    /// let theme = client.flag("checkout-theme");
-    /// let mut reader = client.reader();
-    /// let r = theme.evaluate_variant_with(&mut reader, "user-1", &[("plan", "pro"), ("age", "30")])?;
-    /// assert_eq!(r.variant_key(), "blue");
-    /// # Ok::<(), flipt_client::Error>(())
-    /// ```
-    pub fn evaluate_variant_with<'r, C: Context + ?Sized>(
-        &self,
-        reader: &'r mut Reader,
-        entity_id: &str,
-        context: &C,
-    ) -> Result<VariantEvaluation<&'r Snapshot>, Error> {
-        let (snapshot, pos) = self.resolve_in(reader, FlagType::Variant)?;
-        eval::variant_at(snapshot, pos, entity_id, context)
-    }
-
-    /// [`FlagHandle::evaluate_boolean`] through a [`Reader`] of the same client.
-    pub fn evaluate_boolean_with<'r, C: Context + ?Sized>(
-        &self,
-        reader: &'r mut Reader,
-        entity_id: &str,
-        context: &C,
-    ) -> Result<BooleanEvaluation<&'r Snapshot>, Error> {
-        let (snapshot, pos) = self.resolve_in(reader, FlagType::Boolean)?;
-        eval::boolean_at(snapshot, pos, &self.key, entity_id, context)
-    }
-
-    /// [`FliptClient::evaluate_variant_or`] for this flag: never fails, never allocates.
-    pub fn evaluate_variant_or<'d, C: Context + ?Sized>(
-        &self,
-        entity_id: &str,
-        context: &C,
-        default: &'d str,
-    ) -> VariantOr<'d> {
-        self.try_resolve_as(FlagType::Variant)
-            .and_then(|(snapshot, pos)| eval::variant_at(snapshot, pos, entity_id, context).ok())
-            .map_or(VariantOr::Default(default), VariantOr::Evaluated)
-    }
-
-    /// [`FliptClient::evaluate_boolean_or`] for this flag: never fails, never allocates.
-    pub fn evaluate_boolean_or<C: Context + ?Sized>(
-        &self,
-        entity_id: &str,
-        context: &C,
-        default: bool,
-    ) -> bool {
-        self.try_resolve_as(FlagType::Boolean)
-            .and_then(|(snapshot, pos)| {
-                eval::boolean_at(snapshot, pos, &self.key, entity_id, context).ok()
-            })
-            .map_or(default, |r| r.is_enabled())
     }
 }

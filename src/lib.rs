@@ -23,6 +23,7 @@ mod eval;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
+mod handle;
 #[cfg(feature = "net")]
 mod net;
 #[cfg(feature = "net")]
@@ -37,7 +38,7 @@ mod store;
 mod update;
 mod util;
 
-pub use client::{FlagHandle, FliptClient, WeakClient};
+pub use client::{FliptClient, WeakClient};
 pub use error::{
     Error, ErrorKind, FlagKey, IoError, RankList, ServerError, ServerErrorKind, SnapshotError,
     ValidationError, MAX_ERROR_TEXT,
@@ -46,6 +47,7 @@ pub use eval::context::Context;
 pub use eval::explain::{
     BucketTrace, ConstraintTrace, ExplainedOutcome, Explanation, SegmentTrace, Step,
 };
+pub use handle::FlagHandle;
 /// The official engine's JSON envelopes, for tools that speak its protocol (CLIs, test
 /// harnesses, the C ABI).
 pub mod json {

@@ -184,3 +184,52 @@ fn readers_pick_up_every_swap_and_see_whole_snapshots() {
     println!("{SWAPS} swaps picked up by {READERS} readers in {total} evaluations");
     assert_eq!(client.generation(), SWAPS as u64 + 1);
 }
+
+/// A document with boolean flags in this order (the order decides their positions).
+fn ordered(flags: &[(&str, bool)]) -> flipt_client::Snapshot {
+    let body: Vec<String> = flags
+        .iter()
+        .map(|(k, on)| {
+            format!(r#"{{"key":"{k}","name":"","enabled":{on},"type":"BOOLEAN_FLAG_TYPE","rollouts":[]}}"#)
+        })
+        .collect();
+    flipt_client::Snapshot::from_document(&format!(
+        r#"{{"namespace":{{"key":"default"}},"flags":[{}]}}"#,
+        body.join(",")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn one_flag_handle_shared_by_threads_never_pairs_a_position_with_another_snapshot() {
+    // `f` is always on and `g` always off, but they swap positions between the two
+    // snapshots: a position cached for one generation and used with another would evaluate
+    // `g` and answer false.
+    let a = || ordered(&[("f", true), ("g", false)]);
+    let b = || ordered(&[("g", false), ("x", false), ("f", true)]);
+    let client = FliptClient::from_snapshot(a());
+    let handle = client.flag("f");
+    let stop = AtomicBool::new(false);
+    let evaluated = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = handle.evaluate_boolean("u", &()).unwrap();
+                    assert!(r.is_enabled(), "a torn handle cache evaluated another flag");
+                    assert!(handle.evaluate_boolean_or("u", &(), false));
+                    evaluated.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for i in 0..400 {
+            client.set_snapshot(if i % 2 == 0 { b() } else { a() });
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(evaluated.load(Ordering::Relaxed) > 0);
+    println!(
+        "{} evaluations through one shared handle during 400 swaps",
+        evaluated.load(Ordering::Relaxed)
+    );
+}
