@@ -142,7 +142,12 @@ fn load_client(args: &Args) -> Result<FliptClient, String> {
         None => None,
         Some(path) => {
             // Its errors name the file.
-            Some(Snapshot::from_file(path).map_err(|e| e.to_string())?)
+            let snapshot = Snapshot::from_file(path).map_err(|e| e.to_string())?;
+            // What the engine does not know: loaded as the engine loads it, but told.
+            for w in snapshot.warnings() {
+                eprintln!("warning: {path}: {w}");
+            }
+            Some(snapshot)
         }
     };
     if let Some(url) = &args.url {

@@ -68,6 +68,33 @@ impl Check {
 
 // ---- the wire ----
 
+/// Whether `op` is an operator the engine knows for `kind` (an unknown one never matches).
+pub(crate) fn known_operator(kind: ConstraintType, op: &str) -> bool {
+    let ordering = accept(op).is_some();
+    match kind {
+        ConstraintType::String | ConstraintType::EntityId => matches!(
+            op,
+            "empty"
+                | "notempty"
+                | "eq"
+                | "neq"
+                | "prefix"
+                | "suffix"
+                | "contains"
+                | "notcontains"
+                | "isoneof"
+                | "isnotoneof"
+        ),
+        ConstraintType::Number => {
+            ordering || matches!(op, "present" | "notpresent" | "isoneof" | "isnotoneof")
+        }
+        ConstraintType::Boolean => matches!(op, "present" | "notpresent" | "true" | "false"),
+        ConstraintType::DateTime => ordering || matches!(op, "present" | "notpresent"),
+        // The type itself is the problem.
+        ConstraintType::Unknown => true,
+    }
+}
+
 pub(crate) fn constraint_type(s: &str) -> ConstraintType {
     match s {
         "STRING_CONSTRAINT_COMPARISON_TYPE" => ConstraintType::String,

@@ -61,6 +61,7 @@ pub use eval::result::{
 pub use options::{Authentication, ClientOptions, ErrorStrategy, FetchMode, Proxy, TlsConfig};
 pub use reader::Reader;
 pub use snapshot::changes::SnapshotChange;
+pub use snapshot::warnings::{SnapshotWarning, WarningKind};
 pub use snapshot::{
     ConstraintType, FlagInfo, FlagType, MatchType, SegmentOperator, Snapshot, VariantInfo,
 };

@@ -251,3 +251,28 @@ fn every_example_answers_help_and_exits_0() {
         }
     }
 }
+
+#[test]
+fn evaluate_prints_what_the_engine_does_not_know() {
+    let dir = std::env::temp_dir().join(format!("flipt-cli-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flags.json");
+    std::fs::write(
+        &path,
+        r#"{"namespace":{"key":"default"},"flags":[{"key":"s","name":"","enabled":true,"type":"STRING_FLAG_TYPE","rules":[]}]}"#,
+    )
+    .unwrap();
+    let out = run("evaluate")
+        .arg("--snapshot")
+        .arg(&path)
+        .args(["--flag", "s", "--entity", "u"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"warning: "#) && stderr.contains(r#"flags[0].type: unknown flag type "STRING_FLAG_TYPE", evaluated as a variant flag"#),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

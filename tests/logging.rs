@@ -194,3 +194,21 @@ fn a_snapshot_that_cannot_be_persisted_is_logged_as_an_error_naming_the_file_and
     assert!(!path.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn unknown_snapshot_content_is_logged_once_per_kind_at_a_bounded_rate() {
+    install_logger();
+    let doc = r#"{"namespace":{"key":"warned"},"flags":[
+        {"key":"a","name":"","enabled":true,"type":"STRING_FLAG_TYPE","rules":[]},
+        {"key":"b","name":"","enabled":true,"type":"JSON_FLAG_TYPE","rules":[]}]}"#;
+    for _ in 0..50 {
+        let s = flipt_client::Snapshot::from_document(doc).unwrap();
+        assert_eq!(s.warnings()[0].more(), 1, "two flags, one warning");
+    }
+    let lines = records_containing(r#"snapshot of namespace "warned""#);
+    assert!(!lines.is_empty() && lines.len() <= 2, "{lines:?}");
+    assert!(
+        lines[0].contains(r#"flags[0].type: unknown flag type "STRING_FLAG_TYPE", evaluated as a variant flag (1 more like it)"#),
+        "{lines:?}"
+    );
+}

@@ -2,12 +2,13 @@
 //! distribution bucket boundaries, so that evaluation only compares.
 
 use super::document::{self as doc, Document, EngineSnapshot};
+use super::warnings::{WarningKind, Warnings};
 use super::FlagType;
 use super::{
     Constraint, ConstraintType, DefaultVariant, Distribution, Flag, MatchType, Rollout,
     RolloutKind, Rule, Segment, SegmentOperator, Snapshot, Span, ENTITY_SLOT, UNCACHED,
 };
-use crate::constraint::{self, constraint_type, Check};
+use crate::constraint::{self, constraint_type, known_operator, Check};
 use crate::error::SnapshotError;
 use crate::eval::bucket;
 use crate::eval::bucket::{Bucket, GROUP};
@@ -24,6 +25,31 @@ struct Builder {
     slots: HashMap<String, u8>,
     /// Becomes `snap.text`.
     text: String,
+    /// What the engine does not know, first of each kind; becomes `snap.warnings`.
+    warnings: Warnings,
+    /// The rule or rollout being added, for warning paths.
+    loc: Loc,
+}
+
+/// Where a rule or rollout is: `flags[flag].rules[item]` or `flags[flag].rollouts[item]`.
+#[derive(Clone, Copy, Default)]
+struct Loc {
+    flag: usize,
+    rollouts: bool,
+    item: usize,
+}
+
+impl Loc {
+    fn path(self) -> String {
+        let list = if self.rollouts { "rollouts" } else { "rules" };
+        format!("flags[{}].{list}[{}]", self.flag, self.item)
+    }
+}
+
+/// Whether a segment operator is one the engine knows; a missing one (empty) is the
+/// documented default, OR.
+fn known_segment_operator(s: &str) -> bool {
+    matches!(s, "AND_SEGMENT_OPERATOR" | "OR_SEGMENT_OPERATOR" | "")
 }
 
 /// One segment on its way into the snapshot, whichever format it came from.
@@ -147,10 +173,42 @@ impl Builder {
             segment_ids: HashMap::new(),
             slots: HashMap::new(),
             text: String::new(),
+            warnings: Warnings::default(),
+            loc: Loc::default(),
         }
     }
 
+    /// Notes the flag type of flag `fi` if the engine does not know it.
+    fn flag_type_of(&mut self, fi: usize, kind: Option<&str>) -> FlagType {
+        let kind = kind.unwrap_or("");
+        if !matches!(kind, "BOOLEAN_FLAG_TYPE" | "VARIANT_FLAG_TYPE" | "") {
+            self.warnings.note(WarningKind::UnknownFlagType, || {
+                (
+                    format!("flags[{fi}].type"),
+                    format!("unknown flag type {kind:?}, evaluated as a variant flag"),
+                )
+            });
+        }
+        flag_type(kind)
+    }
+
+    /// Notes a segment operator the engine does not know, at `field` of the current item.
+    fn segment_operator_at(&mut self, operator: &str, field: &str) -> SegmentOperator {
+        if !known_segment_operator(operator) {
+            let loc = self.loc;
+            self.warnings.note(WarningKind::UnknownSegmentOperator, || {
+                (
+                    format!("{}.{field}", loc.path()),
+                    format!("unknown segment operator {operator:?}, evaluated as OR"),
+                )
+            });
+        }
+        segment_operator(operator)
+    }
+
     fn finish(mut self) -> Snapshot {
+        self.snap.warnings = self.warnings.finish();
+        super::warnings::log(&self.snap);
         self.snap.text = self.text.into_boxed_str();
         crate::program::build::build(&mut self.snap);
         self.snap.build_index();
@@ -163,37 +221,50 @@ impl Builder {
         &mut self,
         input: impl ExactSizeIterator<Item = SegmentIn>,
     ) -> Result<Span, SnapshotError> {
-        let mut list: Vec<SegmentIn> = Vec::with_capacity(input.len());
+        // Each with its position in the input, for warning paths.
+        let mut list: Vec<(usize, SegmentIn)> = Vec::with_capacity(input.len());
         let mut positions: HashMap<String, usize> = HashMap::new();
-        for seg in input {
+        for (si, seg) in input.enumerate() {
             let existing = if list.len() < 16 {
-                list.iter().position(|x| x.key == seg.key)
+                list.iter().position(|x| x.1.key == seg.key)
             } else {
                 if positions.is_empty() {
-                    positions.extend(list.iter().enumerate().map(|(i, x)| (x.key.clone(), i)));
+                    positions.extend(list.iter().enumerate().map(|(i, x)| (x.1.key.clone(), i)));
                 }
                 positions.get(&seg.key).copied()
             };
             match existing {
-                Some(i) => list[i] = seg,
+                Some(i) => list[i] = (si, seg),
                 None => {
                     if !positions.is_empty() {
                         positions.insert(seg.key.clone(), list.len());
                     }
-                    list.push(seg);
+                    list.push((si, seg));
                 }
             }
         }
         let start = self.snap.segment_refs.len();
-        for seg in list {
-            let id = self.segment(seg)?;
+        for (si, seg) in list {
+            let id = self.segment(seg, si)?;
             self.snap.segment_refs.push(id);
         }
         span(start, self.snap.segment_refs.len())
     }
 
     /// The id of a segment with this exact content, adding it if new.
-    fn segment(&mut self, seg: SegmentIn) -> Result<u32, SnapshotError> {
+    fn segment(&mut self, seg: SegmentIn, si: usize) -> Result<u32, SnapshotError> {
+        if !matches!(
+            seg.match_type.as_str(),
+            "ALL_SEGMENT_MATCH_TYPE" | "ANY_SEGMENT_MATCH_TYPE"
+        ) {
+            let (loc, m) = (self.loc, &seg.match_type);
+            self.warnings.note(WarningKind::UnknownMatchType, || {
+                (
+                    format!("{}.segments[{si}].matchType", loc.path()),
+                    format!("unknown match type {m:?}, evaluated as ANY"),
+                )
+            });
+        }
         let match_type = match_type(&seg.match_type);
         // Length-prefixed fields, so that no two different segments share a signature.
         let mut signature: Vec<u8> = Vec::with_capacity(64);
@@ -216,7 +287,7 @@ impl Builder {
         if let Some(&id) = self.segment_ids.get(&signature) {
             return Ok(id);
         }
-        let constraints = self.constraints(seg.constraints)?;
+        let constraints = self.constraints(seg.constraints, si)?;
         let id = u32::try_from(self.snap.segments.len())
             .map_err(|_| SnapshotError::whole("snapshot too large (over 2^32 segments)"))?;
         self.snap.segments.push(Segment {
@@ -228,10 +299,38 @@ impl Builder {
         Ok(id)
     }
 
-    fn constraints(&mut self, input: Vec<doc::Constraint>) -> Result<Span, SnapshotError> {
+    fn constraints(
+        &mut self,
+        input: Vec<doc::Constraint>,
+        si: usize,
+    ) -> Result<Span, SnapshotError> {
         let start = self.snap.constraints.len();
-        for c in input {
+        for (ci, c) in input.into_iter().enumerate() {
             let kind = constraint_type(&c.kind);
+            let loc = self.loc;
+            let at =
+                |field: &str| format!("{}.segments[{si}].constraints[{ci}].{field}", loc.path());
+            if kind == ConstraintType::Unknown {
+                self.warnings.note(WarningKind::UnknownConstraintType, || {
+                    (
+                        at("type"),
+                        format!(
+                            "unknown constraint type {:?}: a segment that reaches it does not match",
+                            c.kind
+                        ),
+                    )
+                });
+            } else if !known_operator(kind, &c.operator) {
+                self.warnings.note(WarningKind::UnknownOperator, || {
+                    (
+                        at("operator"),
+                        format!(
+                            "unknown operator {:?} for a {} constraint: it never matches",
+                            c.operator, c.kind
+                        ),
+                    )
+                });
+            }
             let check = self.check(kind, &c.property, &c.operator, &c.value)?;
             self.snap.checks.push(check);
             self.snap.constraints.push(Constraint {
@@ -375,10 +474,11 @@ impl Builder {
                 (Some(distributions), buckets)
             }
         };
+        let operator = self.segment_operator_at(&rule.operator, "segmentOperator");
         self.snap.rules.push(Rule {
             id: rule.id.into_boxed_str(),
             rank: rule.rank,
-            operator: segment_operator(&rule.operator),
+            operator,
             segments,
             distributions,
             buckets,
@@ -404,10 +504,19 @@ impl Builder {
                 segments,
             } => RolloutKind::Segment {
                 value,
-                operator: segment_operator(&operator),
+                operator: self.segment_operator_at(&operator, "segment.segmentOperator"),
                 segments: self.segments(segments)?,
             },
-            RolloutIn::Unknown => RolloutKind::Unknown,
+            RolloutIn::Unknown => {
+                let loc = self.loc;
+                self.warnings.note(WarningKind::UnknownRolloutType, || {
+                    (
+                        loc.path(),
+                        "a rollout with neither a threshold nor a segment: skipped".into(),
+                    )
+                });
+                RolloutKind::Unknown
+            }
         };
         self.snap.rollouts.push(Rollout { rank, kind });
         Ok(())
@@ -423,6 +532,11 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
     for (fi, f) in document.flags.into_iter().enumerate() {
         let rule_start = b.snap.rules.len();
         for (ri, rule) in f.rules.unwrap_or_default().into_iter().enumerate() {
+            b.loc = Loc {
+                flag: fi,
+                rollouts: false,
+                item: ri,
+            };
             let rule = RuleIn {
                 id: format!("{}-{}", f.key, ri + 1),
                 rank: ri as u64 + 1,
@@ -442,6 +556,11 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
 
         let rollout_start = b.snap.rollouts.len();
         for (ri, r) in f.rollouts.unwrap_or_default().into_iter().enumerate() {
+            b.loc = Loc {
+                flag: fi,
+                rollouts: true,
+                item: ri,
+            };
             let rollout = match (r.threshold, r.segment) {
                 (Some(t), _) => RolloutIn::Threshold {
                     percentage: t.percentage,
@@ -463,7 +582,7 @@ pub(crate) fn from_document(document: Document) -> Result<Snapshot, SnapshotErro
         let flag = Flag {
             salt: bucket::crc32_update(bucket::CRC_INIT, f.key.as_bytes()),
             enabled: f.enabled,
-            kind: flag_type(f.kind.as_deref().unwrap_or("")),
+            kind: b.flag_type_of(fi, f.kind.as_deref()),
             description: f.description.map(String::into_boxed_str),
             default_variant: default_variant(f.default_variant),
             rules: Some(rules),
@@ -493,12 +612,17 @@ fn engine_segments(
 pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotError> {
     let mut ns = seed.namespace;
     let mut b = Builder::new(ns.key, ns.flags.len());
-    for (map_key, f) in std::mem::take(&mut ns.flags) {
+    for (fi, (map_key, f)) in std::mem::take(&mut ns.flags).into_iter().enumerate() {
         let rules = match ns.eval_rules.remove(&map_key) {
             None => None,
             Some(list) => {
                 let rule_start = b.snap.rules.len();
-                for rule in list {
+                for (ri, rule) in list.into_iter().enumerate() {
+                    b.loc = Loc {
+                        flag: fi,
+                        rollouts: false,
+                        item: ri,
+                    };
                     let distributions = ns.eval_distributions.get(&rule.id).map(|list| {
                         list.iter().map(|d| DistributionIn {
                             rollout: d.rollout,
@@ -526,6 +650,11 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
             Some(list) => {
                 let start = b.snap.rollouts.len();
                 for (ri, r) in list.into_iter().enumerate() {
+                    b.loc = Loc {
+                        flag: fi,
+                        rollouts: true,
+                        item: ri,
+                    };
                     let rollout = match (r.threshold, r.segment) {
                         (Some(t), _) => RolloutIn::Threshold {
                             percentage: t.percentage,
@@ -548,7 +677,7 @@ pub(crate) fn from_engine(seed: EngineSnapshot) -> Result<Snapshot, SnapshotErro
         let flag = Flag {
             salt: bucket::crc32_update(bucket::CRC_INIT, map_key.as_bytes()),
             enabled: f.enabled,
-            kind: flag_type(&f.kind),
+            kind: b.flag_type_of(fi, Some(&f.kind)),
             description: f.description.map(String::into_boxed_str),
             default_variant: default_variant(f.default_variant),
             rules,

@@ -12,6 +12,7 @@ pub(crate) mod document;
 pub(crate) mod export;
 mod index;
 mod model;
+pub(crate) mod warnings;
 
 use crate::error::SnapshotError;
 use base64::Engine as _;
@@ -43,6 +44,8 @@ pub struct Snapshot {
     pub(crate) namespace: Arc<str>,
     /// The server's digest of this snapshot (v2 servers send one in the document).
     pub(crate) digest: Option<Box<str>>,
+    /// What the engine does not know, first of each kind.
+    pub(crate) warnings: Box<[warnings::SnapshotWarning]>,
     pub(crate) flags: Vec<Flag>,
     /// What evaluations read first, by flag position (the index holds a copy by key).
     pub(crate) heads: Vec<FlagHead>,
@@ -271,6 +274,7 @@ impl Snapshot {
         Snapshot {
             namespace: Arc::from(namespace),
             digest: None,
+            warnings: Box::new([]),
             flags: Vec::new(),
             heads: Vec::new(),
             index: FlagIndex::default(),
@@ -309,6 +313,15 @@ impl Snapshot {
     /// ```
     pub fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
+    }
+
+    /// What this snapshot holds that the official engine does not know (a flag type, a
+    /// constraint type or operator, a rollout, match or segment-operator type), first
+    /// occurrence of each kind with its path. The snapshot loads and answers exactly as in the
+    /// engine; each kind is also logged once at load (rate-bounded). Empty for ordinary
+    /// snapshots.
+    pub fn warnings(&self) -> &[warnings::SnapshotWarning] {
+        &self.warnings
     }
 
     /// The number of flags.
