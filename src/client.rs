@@ -157,6 +157,7 @@ impl FliptClient {
     /// # Ok::<(), flipt_client::Error>(())
     /// ```
     #[cfg(feature = "net")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
     pub fn new(options: ClientOptions) -> Result<FliptClient, Error> {
         FliptClient::start(options, true)
     }
@@ -318,6 +319,7 @@ impl FliptClient {
     /// Replaces the credentials used from the next request on (the next poll or stream
     /// reconnect). `None` removes the `Authorization` header.
     #[cfg(feature = "net")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
     pub fn update_authentication(
         &self,
         authentication: Option<Authentication>,

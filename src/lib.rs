@@ -13,6 +13,8 @@
 #![cfg_attr(not(feature = "ffi"), forbid(unsafe_code))]
 #![cfg_attr(feature = "ffi", deny(unsafe_code))]
 #![warn(missing_docs)]
+// docs.rs (`[package.metadata.docs.rs]`) shows which feature each gated item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(unreachable_pub)]
 
 mod client;
@@ -20,6 +22,7 @@ mod constraint;
 mod error;
 mod eval;
 #[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -18,6 +18,7 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub enum Authentication {
     /// A static or client token, sent as `Authorization: Bearer {token}`.
     ClientToken(String),
@@ -75,6 +76,7 @@ impl fmt::Debug for Authentication {
 /// How the client keeps its snapshot fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub enum FetchMode {
     /// Fetch the snapshot every `update_interval` (default).
     #[default]
@@ -87,6 +89,7 @@ pub enum FetchMode {
 /// [`ClientOptions::proxy_from_env`].
 #[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub enum Proxy {
     /// Straight to the server (default), whatever the environment says.
     #[default]
@@ -134,6 +137,7 @@ pub(crate) fn redacted_proxy(url: &str) -> String {
 /// What happens when an update fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub enum ErrorStrategy {
     /// Construction fails if the first fetch fails; later failures make evaluations return
     /// the error until the next successful update (default, as in the official SDKs).
@@ -150,6 +154,7 @@ pub enum ErrorStrategy {
 /// `Debug` output never shows key material.
 #[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub struct TlsConfig {
     /// PEM file of CA certificates to trust in addition to the built-in (webpki) roots.
     pub ca_cert_file: Option<PathBuf>,
@@ -268,6 +273,7 @@ impl fmt::Debug for TlsConfig {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub struct ClientOptions {
     /// Base URL of the Flipt server (default `http://localhost:8080`). A path prefix is kept.
     pub url: String,
