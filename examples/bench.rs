@@ -408,6 +408,62 @@ fn main() {
         "by handle: variant {variant_handle_ns:.1} ns/eval, boolean {boolean_handle_ns:.1} ns/eval ({} allocations); by key: variant {variant_ns:.1}, boolean {boolean_ns:.1}",
         handle_allocs + handle_allocs_b
     );
+    // The fast paths side by side, in one run: by key, by handle, through a reader, a handle
+    // through a reader; for many flags (the workload) and for one flag asked again and again
+    // (a frame loop: the same request every time).
+    let one_variant: Vec<&Request<'_>> = vec![variants[0]; variants.len()];
+    let one_boolean: Vec<&Request<'_>> = vec![booleans[0]; booleans.len()];
+    println!("fast paths, median ns per evaluation:");
+    println!("| flags | kind | by key | handle | reader | handle through reader |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut path_allocs = 0;
+    for (label, v, b) in [
+        ("many", &variants, &booleans),
+        ("one", &one_variant, &one_boolean),
+    ] {
+        let mut row = |kind: &str, figures: [(f64, u64); 4]| {
+            path_allocs += figures.iter().map(|f| f.1).sum::<u64>();
+            println!(
+                "| {label} | {kind} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                figures[0].0, figures[1].0, figures[2].0, figures[3].0
+            );
+        };
+        let variant_figures = [
+            time_passes(passes, v, |r| {
+                client.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, v, |r| {
+                r.handle.evaluate_variant(r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, v, |r| {
+                reader.evaluate_variant(r.flag, r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, v, |r| {
+                r.handle
+                    .evaluate_variant_with(&mut reader, r.entity, r.pairs)
+                    .is_ok()
+            }),
+        ];
+        row("variant", variant_figures);
+        let boolean_figures = [
+            time_passes(passes, b, |r| {
+                client.evaluate_boolean(r.flag, r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, b, |r| {
+                r.handle.evaluate_boolean(r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, b, |r| {
+                reader.evaluate_boolean(r.flag, r.entity, r.pairs).is_ok()
+            }),
+            time_passes(passes, b, |r| {
+                r.handle
+                    .evaluate_boolean_with(&mut reader, r.entity, r.pairs)
+                    .is_ok()
+            }),
+        ];
+        row("boolean", boolean_figures);
+    }
+    println!("fast paths: {path_allocs} allocations");
     println!("variant:  median {variant_ns:.1} ns/eval (pairs), {variant_map_ns:.1} ns/eval (HashMap), {variant_direct_ns:.1} ns/eval (snapshot, no lock)");
     println!(
         "boolean:  median {boolean_ns:.1} ns/eval (pairs), {boolean_map_ns:.1} ns/eval (HashMap)"
