@@ -279,6 +279,19 @@ fn client(options: ClientOptions) -> FliptClient {
     .unwrap()
 }
 
+/// `options` with a CA that did not sign nginx's certificate: refused as a TLS error.
+fn refused_by_tls(options: ClientOptions) {
+    let err = FliptClient::new(
+        options.tls_config(TlsConfig::new().ca_cert_file(fixture("other-ca.pem"))),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.as_server().map(|s| s.kind()),
+        Some(flipt_client::ServerErrorKind::Tls),
+        "{err}"
+    );
+}
+
 /// Polls `n` times through `refresh()`, waiting for each answer in nginx's log.
 fn refresh_times(client: &FliptClient, deployment: &Deployment, n: usize) {
     for _ in 0..n {
@@ -331,17 +344,7 @@ fn tls_to_nginx_is_verified_with_the_test_ca() {
     assert!(new_search(&c));
     refresh_times(&c, &d, 1);
     c.close();
-    let err = FliptClient::new(
-        ClientOptions::new()
-            .url(d.https_url())
-            .tls_config(TlsConfig::new().ca_cert_file(fixture("other-ca.pem"))),
-    )
-    .unwrap_err();
-    assert_eq!(
-        err.as_server().map(|s| s.kind()),
-        Some(flipt_client::ServerErrorKind::Tls),
-        "{err}"
-    );
+    refused_by_tls(ClientOptions::new().url(d.https_url()));
     let log = d.access();
     assert_eq!(statuses(&log), [200, 304]);
     assert!(log.iter().all(|a| a.scheme == "https"));
@@ -364,18 +367,7 @@ fn through_tinyproxy_http_is_forwarded_in_absolute_form_and_https_tunnelled() {
     refresh_times(&tls, &d, 1);
     tls.close();
     // Through the tunnel the certificate is still checked against the CA given.
-    let err = FliptClient::new(
-        ClientOptions::new()
-            .url(d.https_url())
-            .proxy(d.proxy_url())
-            .tls_config(TlsConfig::new().ca_cert_file(fixture("other-ca.pem"))),
-    )
-    .unwrap_err();
-    assert_eq!(
-        err.as_server().map(|s| s.kind()),
-        Some(flipt_client::ServerErrorKind::Tls),
-        "{err}"
-    );
+    refused_by_tls(ClientOptions::new().url(d.https_url()).proxy(d.proxy_url()));
 
     let proxied = d.proxied();
     println!("tinyproxy requests: {proxied:#?}");
@@ -398,8 +390,8 @@ fn through_tinyproxy_http_is_forwarded_in_absolute_form_and_https_tunnelled() {
 
 /// The `evaluate` example against `url` with `--proxy-from-env`, in an environment of its own.
 fn evaluate_from_env(url: &str, env: &[(&str, String)]) -> std::process::Output {
-    let mut cmd = support::example_command("evaluate");
-    cmd.args([
+    let ca = fixture("ca.pem");
+    let args = [
         "--url",
         url,
         "--proxy-from-env",
@@ -407,23 +399,11 @@ fn evaluate_from_env(url: &str, env: &[(&str, String)]) -> std::process::Output 
         "new-search",
         "--entity",
         "u",
-    ])
-    .args(["--ca-cert"])
-    .arg(fixture("ca.pem"));
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    cmd.output().unwrap()
+        "--ca-cert",
+    ];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(ca.as_os_str());
+    support::evaluate_with_proxy_env(&args, env)
 }
 
 #[test]

@@ -139,8 +139,7 @@ fn a_proxy_that_is_down_is_a_connect_error() {
 
 /// The `evaluate` example for `url` with `--proxy-from-env`, in an environment of its own.
 fn evaluate_from_env(url: &str, env: &[(&str, String)]) -> std::process::Output {
-    let mut cmd = support::example_command("evaluate");
-    cmd.args([
+    let args = [
         "--url",
         url,
         "--proxy-from-env",
@@ -148,23 +147,9 @@ fn evaluate_from_env(url: &str, env: &[(&str, String)]) -> std::process::Output 
         "f",
         "--entity",
         "u",
-    ]);
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    support::evaluate_with_proxy_env(&args, env)
 }
 
 #[test]

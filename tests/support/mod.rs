@@ -87,3 +87,29 @@ pub fn example(name: &str) -> std::path::PathBuf {
     assert!(path.exists(), "{} not built", path.display());
     path
 }
+
+/// The `evaluate` example with `args`, in an environment whose proxy variables are exactly
+/// `env` (this process's own are removed), so that tests never touch their own environment.
+#[allow(dead_code)]
+pub fn evaluate_with_proxy_env(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, String)],
+) -> std::process::Output {
+    let mut cmd = example_command("evaluate");
+    cmd.args(args);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUEST_METHOD",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.output().expect("run the evaluate example")
+}

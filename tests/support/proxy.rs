@@ -17,6 +17,26 @@ pub struct Seen {
     pub authorization: Option<String>,
 }
 
+/// Listens on a loopback port; each connection is served by `serve` on a thread of its own,
+/// recording into the returned list.
+fn listen<T: Send + 'static>(
+    serve: fn(TcpStream, &Mutex<Vec<T>>) -> std::io::Result<()>,
+) -> (u16, Arc<Mutex<Vec<T>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let _ = serve(client, &s);
+            });
+        }
+    });
+    (port, seen)
+}
+
 pub struct FakeProxy {
     pub port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -24,18 +44,7 @@ pub struct FakeProxy {
 
 impl FakeProxy {
     pub fn start() -> FakeProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(client, &s);
-                });
-            }
-        });
+        let (port, seen) = listen(serve);
         FakeProxy { port, seen }
     }
 
@@ -137,18 +146,7 @@ pub struct FakeSocks5 {
 
 impl FakeSocks5 {
     pub fn start() -> FakeSocks5 {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let _ = socks5(client, &s);
-                });
-            }
-        });
+        let (port, seen) = listen(socks5);
         FakeSocks5 { port, seen }
     }
 
