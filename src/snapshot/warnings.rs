@@ -24,20 +24,12 @@ pub enum WarningKind {
 }
 
 impl WarningKind {
-    pub(crate) const ALL: [WarningKind; 6] = [
-        WarningKind::UnknownFlagType,
-        WarningKind::UnknownConstraintType,
-        WarningKind::UnknownOperator,
-        WarningKind::UnknownRolloutType,
-        WarningKind::UnknownMatchType,
-        WarningKind::UnknownSegmentOperator,
-    ];
+    /// How many kinds there are (the last one's index, plus one).
+    const COUNT: usize = WarningKind::UnknownSegmentOperator as usize + 1;
 
+    /// The kind's position in declaration order.
     pub(crate) fn index(self) -> usize {
-        WarningKind::ALL
-            .iter()
-            .position(|&k| k == self)
-            .unwrap_or(0)
+        self as usize
     }
 }
 
@@ -102,15 +94,17 @@ impl fmt::Display for SnapshotWarning {
 /// Collects the first warning of each kind while a snapshot is compiled.
 #[derive(Default)]
 pub(crate) struct Warnings {
-    first: [Option<SnapshotWarning>; 6],
+    first: [Option<SnapshotWarning>; WarningKind::COUNT],
 }
 
 impl Warnings {
     /// Records an occurrence; `describe` (path and message) runs only for the first of a kind.
     pub(crate) fn note(&mut self, kind: WarningKind, describe: impl FnOnce() -> (String, String)) {
-        match &mut self.first[kind.index()] {
-            Some(w) => w.more += 1,
-            slot @ None => {
+        // `get_mut`: a kind added without growing COUNT is dropped, never a panic on input.
+        match self.first.get_mut(kind.index()) {
+            None => {}
+            Some(Some(w)) => w.more += 1,
+            Some(slot @ None) => {
                 let (path, message) = describe();
                 *slot = Some(SnapshotWarning {
                     kind,
